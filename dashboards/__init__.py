@@ -1,0 +1,1 @@
+"""Grafana dashboard generators (issue 5)."""

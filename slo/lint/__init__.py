@@ -1,0 +1,1 @@
+"""slo-lint: the CI gate for SLO specs, generated rules and dashboards."""
