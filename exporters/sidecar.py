@@ -16,14 +16,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporters.pipeline import Processed, Profile, process
+from exporters.selfmetrics import SelfMetrics, info_families
+from exporters.upstream import FETCH_ERROR_KINDS, Fetched, FetchError
 from slo.mapping import Continuity, MappingNote, Schema
 from slo.metrics.model import Labels, MetricFamily
 from slo.metrics.parse import ParseErrorKind
 from slo.metrics.write import write_exposition
-
-from exporters.pipeline import Processed, Profile, process
-from exporters.selfmetrics import SelfMetrics, info_families
-from exporters.upstream import FETCH_ERROR_KINDS, FetchError, Fetched
 
 logger = logging.getLogger("llmslo.exporter")
 
@@ -111,8 +110,11 @@ class Sidecar:
         families = self._continuity.apply(result.families, result.epoch)
         for kind, message in result.messages.items():
             self._log(kind, message)
+        # A body that yielded nothing but errors (an HTML page, garbage) is a failed scrape, as
+        # Prometheus would judge it; a clean body with no engine metrics yet is not.
+        usable = bool(result.families) or not result.errors
         self.metrics.record(
-            up=True,
+            up=usable,
             duration=time.perf_counter() - start,
             errors=result.errors,
             resets=self._continuity.resets,

@@ -30,8 +30,13 @@ def _sli_section(sli: SLI) -> list[str]:
     if sli.boundaries:
         bounds = ", ".join(_fmt_bound(b) for b in sli.boundaries)
         lines.append(f"| bucket boundaries ({len(sli.boundaries)}) | {bounds} |")
-    lines += ["", f"**Definition.** {sli.definition}", "", "| source | metric / attribute | versions | fidelity | notes |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"**Definition.** {sli.definition}",
+        "",
+        "| source | metric / attribute | versions | fidelity | notes |",
+        "|---|---|---|---|---|",
+    ]
     for src in sli.sources:
         note = src.note
         if src.scale != 1.0:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from prometheus_client.utils import floatToGoString
+from slo.metrics.write import format_float
 
 from slo.catalog import SLI, Fidelity, Instrument, Source, SourceKind, slis_from
 from slo.mapping.rebucket import Bucket, HistogramError, rebucket
@@ -181,7 +181,7 @@ def _map_histogram(
             fidelity = Fidelity.MERGED
         labels = relabel(key)
         for le, value in result.buckets:
-            out.append(Sample(f"{name}_bucket", make_labels((*labels, ("le", floatToGoString(le)))), value))
+            out.append(Sample(f"{name}_bucket", make_labels((*labels, ("le", format_float(le)))), value))
         out.append(Sample(f"{name}_count", labels, counts[0]))
         out.append(Sample(f"{name}_sum", labels, sums[0] * source.scale))
     return tuple(out), fidelity

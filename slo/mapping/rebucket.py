@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from slo.catalog.boundaries import Boundaries
 
@@ -36,7 +37,7 @@ def validate(buckets: Sequence[Bucket], count: float | None) -> tuple[Bucket, ..
         if math.isnan(value) or value < previous:
             raise HistogramError(f"bucket le={le} count {value} is below the previous bucket {previous}")
         previous = value
-    for (a, _), (b, _) in zip(ordered, ordered[1:], strict=False):
+    for (a, _), (b, _) in pairwise(ordered):
         if a == b:
             raise HistogramError(f"duplicate bucket le={a}")
     if count is not None and count != ordered[-1][1]:

@@ -91,7 +91,7 @@ def test_neighbours_name_the_nearest_boundaries() -> None:
 
 
 def test_unknown_key_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="known: .*ttft"):
+    with pytest.raises(KeyError, match=r"known: .*ttft"):
         catalog.get("tfft")
 
 

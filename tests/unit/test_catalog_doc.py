@@ -3,8 +3,9 @@ Regenerate with `llmslo catalog docs -o docs/sli-catalog.md` (or pytest --update
 
 from __future__ import annotations
 
-from slo.catalog_doc import HEADER, render
 from support.captures import REPO
+
+from slo.catalog_doc import HEADER, render
 
 DOC = REPO / "docs" / "sli-catalog.md"
 

@@ -65,7 +65,8 @@ def test_gauges_pass_through() -> None:
     c = Continuity()
     g = (MetricFamily("g", MetricType.GAUGE, "", (Sample("g", L, 5.0),)),)
     c.apply(g)
-    assert c.apply((MetricFamily("g", MetricType.GAUGE, "", (Sample("g", L, 1.0),)),)) [0].samples[0].value == 1.0
+    out = c.apply((MetricFamily("g", MetricType.GAUGE, "", (Sample("g", L, 1.0),)),))
+    assert out[0].samples[0].value == 1.0
 
 
 @settings(max_examples=200, deadline=None)

@@ -30,7 +30,9 @@ def histograms(draw: st.DrawFn) -> tuple[list[tuple[float, float]], tuple[float,
 
 @settings(max_examples=300, deadline=None)
 @given(histograms())
-def test_rebucket_is_exact_merging_never_interpolation(case: tuple[list[tuple[float, float]], tuple[float, ...]]) -> None:
+def test_rebucket_is_exact_merging_never_interpolation(
+    case: tuple[list[tuple[float, float]], tuple[float, ...]],
+) -> None:
     buckets, grid = case
     source = dict(buckets)
     result = rebucket(buckets, grid, count=buckets[-1][1])

@@ -1,0 +1,1 @@
+"""Sidecar exporters: vLLM and DCGM scrapers that serve canonical SLIs (and, later, the proxy)."""

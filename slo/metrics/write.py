@@ -1,0 +1,140 @@
+"""Render metric families as Prometheus text exposition format 0.0.4.
+
+The output is deterministic (families by name, samples in a fixed order) so that golden files
+and the round-trip tests can compare bytes. Formatting mirrors prometheus_client's
+`generate_latest`, so text we write looks like what vLLM itself serves and a diff against a real
+scrape shows only real differences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+from slo.metrics.model import Labels, MetricFamily, MetricType, Sample
+
+__all__ = ["format_float", "write_exposition"]
+
+_INF = math.inf
+_MINUS_INF = -math.inf
+
+
+def format_float(value: float) -> str:
+    """Format like `prometheus_client.utils.floatToGoString`.
+
+    Re-implemented rather than imported because that function is untyped (strict mypy) and the
+    parser needs the same spelling to normalise `le`/`quantile` labels. Go switches to exponent
+    notation sooner than Python's repr, and prometheus_client copies that; we copy it too so that
+    `le` values match what real servers write byte for byte.
+    """
+    value = float(value)
+    if value == _INF:
+        return "+Inf"
+    if value == _MINUS_INF:
+        return "-Inf"
+    if value != value:
+        return "NaN"
+    text = repr(value)
+    dot = text.find(".")
+    if value > 0 and dot > 6:
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return text
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _escape_label_value(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _render_labels(labels: Labels) -> str:
+    if not labels:
+        return ""
+    # Sorted again (the model promises sorted labels, but a hand-built Sample may not keep that
+    # promise and prometheus_client sorts too), so the text never depends on construction order.
+    body = ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in sorted(labels))
+    return "{" + body + "}"
+
+
+_BoundKey = tuple[int, float, str]
+
+
+def _bound_key(raw: str) -> _BoundKey:
+    """Numeric order for `le`/`quantile` (so 10 sorts after 2 and +Inf last); values that are not
+    numbers go after all numbers, in string order, so the order stays total and deterministic."""
+    try:
+        number = float(raw)
+    except ValueError:
+        return (1, 0.0, raw)
+    if number != number:
+        return (1, 0.0, raw)
+    return (0, number, raw)
+
+
+_NO_BOUND: _BoundKey = (0, 0.0, "")
+
+
+def _grouped_key(family: str, bound_label: str, first_suffix: str) -> Callable[[Sample], tuple[object, ...]]:
+    """Key for histograms and summaries: one series group (labels minus `le`/`quantile`) at a time,
+    and inside it buckets (ascending `le`) or quantiles, then `_count`, then `_sum`.
+
+    That is the order prometheus_client's `Histogram._child_samples` emits per child; grouping by
+    child (rather than sorting all `_bucket` lines before all `_count` lines) keeps each series
+    readable and matches what vLLM serves.
+    """
+    rank_of = {family + first_suffix: 0, family + "_count": 1, family + "_sum": 2}
+
+    def key(sample: Sample) -> tuple[object, ...]:
+        bound = _NO_BOUND
+        rest: list[tuple[str, str]] = []
+        for pair in sample.labels:
+            if pair[0] == bound_label:
+                bound = _bound_key(pair[1])
+            else:
+                rest.append(pair)
+        return (tuple(rest), rank_of.get(sample.name, 3), bound, sample.name, sample.labels)
+
+    return key
+
+
+def _plain_key(sample: Sample) -> tuple[object, ...]:
+    return (sample.name, sample.labels)
+
+
+def _sample_key(family: MetricFamily) -> Callable[[Sample], tuple[object, ...]]:
+    if family.type is MetricType.HISTOGRAM:
+        return _grouped_key(family.name, "le", "_bucket")
+    if family.type is MetricType.SUMMARY:
+        return _grouped_key(family.name, "quantile", "")
+    return _plain_key
+
+
+def _family_name(family: MetricFamily) -> str:
+    return family.name
+
+
+def write_exposition(families: Iterable[MetricFamily]) -> str:
+    """Text format 0.0.4 with a final newline (a scrape without one looks truncated to our own
+    parser's `require_final_newline`); no families gives "" rather than a lone newline.
+
+    Names and label names are written as given: the model is trusted, not re-validated.
+    """
+    out: list[str] = []
+    append = out.append
+    rendered: dict[Labels, str] = {}
+    for family in sorted(families, key=_family_name):
+        name = family.name
+        append(f"# HELP {name} {_escape_help(family.help)}\n# TYPE {name} {family.type.value}\n")
+        samples = family.samples
+        if len(samples) > 1:
+            samples = tuple(sorted(samples, key=_sample_key(family)))
+        for sample in samples:
+            labels = sample.labels
+            text = rendered.get(labels)
+            if text is None:
+                text = rendered[labels] = _render_labels(labels)
+            append(sample.name + text + " " + format_float(sample.value) + "\n")
+    return "".join(out)
