@@ -7,14 +7,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from exporters.selfmetrics import info_families
 from slo.catalog import SourceKind
 from slo.catalog.vllm_markers import VLLM_MARKERS
 from slo.mapping import MappingNote, Schema, detect_dcgm, detect_vllm, map_to_canonical, source_prefixes
 from slo.metrics.model import Labels, MetricFamily
 from slo.metrics.parse import parse_exposition
 from slo.metrics.write import write_exposition
-
-from exporters.selfmetrics import info_families
 
 EPOCH_METRIC = "process_start_time_seconds"
 

@@ -21,7 +21,7 @@ def make_server(host: str, port: int, render: Callable[[], str]) -> ThreadingHTT
         server_version = "llmslo-exporter"
         sys_version = ""
 
-        def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 try:
@@ -36,7 +36,7 @@ def make_server(host: str, port: int, render: Callable[[], str]) -> ThreadingHTT
             else:
                 self._send(404, b"not found: try /metrics\n", "text/plain")
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._send(405, b"", "text/plain")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -47,7 +47,7 @@ def make_server(host: str, port: int, render: Callable[[], str]) -> ThreadingHTT
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             logger.debug("%s " + format, self.address_string(), *args)
 
     server = ThreadingHTTPServer((host, port), Handler)
