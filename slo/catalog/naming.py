@@ -8,6 +8,7 @@ dimensionless gauge gets `_ratio`; monotonic counters end in `_total`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from slo.catalog.model import Instrument
 
@@ -23,6 +24,7 @@ _UNIT_SUFFIX = {
 _INVALID = re.compile(r"[^a-zA-Z0-9_:]")
 
 
+@lru_cache(maxsize=1024)
 def prometheus_name(otel_name: str, unit: str, instrument: Instrument) -> str:
     name = _INVALID.sub("_", otel_name)
     suffix = _UNIT_SUFFIX.get(unit, "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from slo.metrics.write import format_float
 
@@ -94,7 +94,7 @@ def map_to_canonical(
             )
             notes.append(MappingNote(sli.key, chosen.metric, Fidelity.UNAVAILABLE))
             continue
-        relabel = _Relabeler(chosen, extra_labels)
+        relabel = _relabeler(chosen, extra_labels)
         if sli.instrument is Instrument.HISTOGRAM:
             samples, fidelity = _map_histogram(sli, chosen, family, relabel, issues)
         else:
@@ -103,6 +103,20 @@ def map_to_canonical(
         if samples:
             out.append(MetricFamily(sli.prom_name, _PROM_TYPE[sli.instrument], sli.summary, samples))
     return MappingResult(tuple(out), tuple(notes), tuple(issues))
+
+
+_RELABELERS: dict[tuple[int, Labels], _Relabeler] = {}
+
+
+def _relabeler(source: Source, extra: Labels) -> _Relabeler:
+    """One per (catalog source, extra labels), kept across calls: a sidecar maps the same series
+    every scrape, and the memo inside makes relabelling a dict lookup. Catalog sources live for
+    the whole process, so keying by id() is safe and the dict stays as small as the catalog."""
+    key = (id(source), extra)
+    found = _RELABELERS.get(key)
+    if found is None:
+        found = _RELABELERS[key] = _Relabeler(source, extra)
+    return found
 
 
 class _Relabeler:
@@ -152,13 +166,11 @@ def _map_histogram(
     for s in family.samples:
         suffix = s.name[len(base):]
         if suffix == "_bucket":
-            le_text = s.label("le")
-            key = tuple(p for p in s.labels if p[0] != "le")
-            try:
-                le = float(le_text)
-            except ValueError:
-                issues.append(MappingIssue("histogram_inconsistent", base, f"bad le {le_text!r}"))
+            split = _split_le(s.labels)
+            if split is None:
+                issues.append(MappingIssue("histogram_inconsistent", base, f"bad or missing le in {s.labels}"))
                 continue
+            key, le = split
             children.setdefault(key, ([], [], []))[0].append((le, s.value))
         elif suffix == "_count":
             children.setdefault(s.labels, ([], [], []))[1].append(s.value)
@@ -180,11 +192,29 @@ def _map_histogram(
         if result.merged and fidelity is Fidelity.EXACT:
             fidelity = Fidelity.MERGED
         labels = relabel(key)
+        bucket_name = f"{name}_bucket"
         for le, value in result.buckets:
-            out.append(Sample(f"{name}_bucket", make_labels((*labels, ("le", format_float(le)))), value))
+            out.append(Sample(bucket_name, _with_le(labels, le), value))
         out.append(Sample(f"{name}_count", labels, counts[0]))
         out.append(Sample(f"{name}_sum", labels, sums[0] * source.scale))
     return tuple(out), fidelity
+
+
+@lru_cache(maxsize=65536)
+def _split_le(labels: Labels) -> tuple[Labels, float] | None:
+    le_text = next((v for k, v in labels if k == "le"), None)
+    if le_text is None:
+        return None
+    try:
+        le = float(le_text)
+    except ValueError:
+        return None
+    return tuple(p for p in labels if p[0] != "le"), le
+
+
+@lru_cache(maxsize=65536)
+def _with_le(labels: Labels, le: float) -> Labels:
+    return make_labels((*labels, ("le", format_float(le))))
 
 
 def _fmt(labels: Labels) -> str:

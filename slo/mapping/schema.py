@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from slo.catalog.versions import ANY, VersionRange
 from slo.catalog.vllm_markers import V0_RANGE, VLLM_MARKERS
@@ -21,15 +22,20 @@ class Schema:
 
 
 def detect_vllm(families: Mapping[str, MetricFamily]) -> Schema:
-    vllm = [f for name, f in families.items() if name.startswith("vllm:")]
+    vllm = [f for name, f in families.items() if name.startswith("vllm:") and f.samples]
     if not vllm:
         return Schema("vllm", "unknown")
-    has_engine_label = any(
-        k == "engine" for f in vllm for s in f.samples for k, _ in s.labels
-    )
+    # Every V1 engine metric carries `engine`; looking at one sample per family is enough.
+    has_engine_label = any(k == "engine" for f in vllm for k, _ in f.samples[0].labels)
+    return _detect_vllm(frozenset(families), has_engine_label)
+
+
+@lru_cache(maxsize=64)
+def _detect_vllm(names: frozenset[str], has_engine_label: bool) -> Schema:
+    """Memoised: the set of families a target exposes rarely changes between scrapes."""
     generation = "v1" if has_engine_label else "v0"
     versions = ANY if has_engine_label else V0_RANGE
-    evidence = tuple(sorted(n for n in families if n in VLLM_MARKERS))
+    evidence = tuple(sorted(n for n in names if n in VLLM_MARKERS))
     conflict = False
     for name in evidence:
         narrowed = versions.intersect(VLLM_MARKERS[name])

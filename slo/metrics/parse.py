@@ -462,9 +462,11 @@ def parse_exposition(
             if not valid_metric_name(name):
                 fail(ParseErrorKind.INVALID_LINE, lineno, "invalid metric name", line)
                 return
-            family = families[name] = _Family(name, MetricType.UNTYPED, typed=False)
-            owner = owners[name] = (family, _PLAIN)
-        family, role = owner
+            # A sample with no TYPE: its own untyped family, made only once the line is good.
+            family = _Family(name, MetricType.UNTYPED, typed=False)
+            role = _PLAIN
+        else:
+            family, role = owner
 
         value_text = value_fields[0]
         if len(value_fields) > 1:
@@ -523,6 +525,9 @@ def parse_exposition(
             fail(ParseErrorKind.DUPLICATE_SERIES, lineno, "series already seen, first kept", line)
             return
         seen.add(series)
+        if owner is None:
+            families[name] = family
+            owners[name] = (family, _PLAIN)
         family.samples.append(Sample(name, labels, value))
 
     for lineno, line in enumerate(lines, 1):

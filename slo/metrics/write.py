@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample
 
@@ -50,6 +51,7 @@ def _escape_label_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+@lru_cache(maxsize=65536)
 def _render_labels(labels: Labels) -> str:
     if not labels:
         return ""
@@ -88,6 +90,12 @@ def _grouped_key(family: str, bound_label: str, first_suffix: str) -> Callable[[
     rank_of = {family + first_suffix: 0, family + "_count": 1, family + "_sum": 2}
 
     def key(sample: Sample) -> tuple[object, ...]:
+        return _cached_key(sample.name, sample.labels)
+
+    # Scrape after scrape the same series come back with new values only: memoise the key.
+    @lru_cache(maxsize=65536)
+    def _cached_key(name: str, labels: Labels) -> tuple[object, ...]:
+        sample = Sample(name, labels, 0.0)
         bound = _NO_BOUND
         rest: list[tuple[str, str]] = []
         for pair in sample.labels:
@@ -104,12 +112,17 @@ def _plain_key(sample: Sample) -> tuple[object, ...]:
     return (sample.name, sample.labels)
 
 
-def _sample_key(family: MetricFamily) -> Callable[[Sample], tuple[object, ...]]:
-    if family.type is MetricType.HISTOGRAM:
-        return _grouped_key(family.name, "le", "_bucket")
-    if family.type is MetricType.SUMMARY:
-        return _grouped_key(family.name, "quantile", "")
+@lru_cache(maxsize=4096)
+def _sample_key_for(name: str, kind: MetricType) -> Callable[[Sample], tuple[object, ...]]:
+    if kind is MetricType.HISTOGRAM:
+        return _grouped_key(name, "le", "_bucket")
+    if kind is MetricType.SUMMARY:
+        return _grouped_key(name, "quantile", "")
     return _plain_key
+
+
+def _sample_key(family: MetricFamily) -> Callable[[Sample], tuple[object, ...]]:
+    return _sample_key_for(family.name, family.type)
 
 
 def _family_name(family: MetricFamily) -> str:

@@ -1,0 +1,1 @@
+"""Test helpers shared by the test tiers (real-component launchers and clients)."""
