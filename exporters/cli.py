@@ -65,7 +65,8 @@ def _dcgm(args: argparse.Namespace) -> int:
 
     collect, close = build_collect(args)
     try:
-        return _run_sidecar(Sidecar("dcgm", collect, target=args.target), args)
+        target = "nvml" if args.source == "nvml" else args.target
+        return _run_sidecar(Sidecar("dcgm", collect, target=target), args)
     finally:
         close()
 
