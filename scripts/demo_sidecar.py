@@ -17,12 +17,12 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from support.real_vllm import start_vllm, stream_completion  # noqa: E402
+from support.real_vllm import start_vllm, stream_completion
 
-from exporters.pipeline import VLLM  # noqa: E402
-from exporters.server import make_server, serve_in_thread  # noqa: E402
-from exporters.sidecar import Sidecar, scrape_collector  # noqa: E402
-from exporters.upstream import Upstream  # noqa: E402
+from exporters.pipeline import VLLM
+from exporters.server import make_server, serve_in_thread
+from exporters.sidecar import Sidecar, scrape_collector
+from exporters.upstream import Upstream
 
 
 def main() -> int:

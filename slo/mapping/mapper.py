@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from slo.metrics.write import format_float
-
 from slo.catalog import SLI, Fidelity, Instrument, Source, SourceKind, slis_from
 from slo.mapping.rebucket import Bucket, HistogramError, rebucket
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample, make_labels
+from slo.metrics.write import format_float
 
 
 @dataclass(frozen=True, slots=True)
