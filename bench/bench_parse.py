@@ -51,6 +51,20 @@ def measure(run: Callable[[], object], runs: int, before: Callable[[], None] | N
     return samples[len(samples) // 2] / 1000, samples[min(len(samples) - 1, int(0.9 * len(samples)))] / 1000
 
 
+Case = tuple[str, Callable[[], object], Callable[[], None] | None]
+
+
+def _cases(text: str, prefix: str) -> list[Case]:
+    keep = (prefix,)
+    return [
+        (f"ours keep={prefix!r} warm", lambda: parse_exposition(text, keep=keep), None),
+        (f"ours keep={prefix!r} cold", lambda: parse_exposition(text, keep=keep), clear_cache),
+        ("ours all warm", lambda: parse_exposition(text), None),
+        ("ours all cold", lambda: parse_exposition(text), clear_cache),
+        ("prometheus_client", lambda: list(text_string_to_metric_families(text)), None),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=2000)
@@ -65,21 +79,14 @@ def main() -> None:
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"{runs} runs each ({client_runs} for prometheus_client), times in µs"
     )
-    print(f"{'capture':<46} {'parser':<28} {'median':>9} {'p90':>9}")
+    print(f"{'capture':<56} {'parser':<28} {'median':>9} {'p90':>9}")
     for name, prefix in CAPTURES.items():
         text = (FIXTURES / name).read_bytes().decode("utf-8")
-        keep = (prefix,)
-        cases: list[tuple[str, Callable[[], object], Callable[[], None] | None]] = [
-            (f"ours keep={prefix!r} warm", lambda: parse_exposition(text, keep=keep), None),
-            (f"ours keep={prefix!r} cold", lambda: parse_exposition(text, keep=keep), clear_cache),
-            ("ours all warm", lambda: parse_exposition(text), None),
-            ("ours all cold", lambda: parse_exposition(text), clear_cache),
-            ("prometheus_client", lambda: list(text_string_to_metric_families(text)), None),
-        ]
+        cases = _cases(text, prefix)
         lines = text.count("\n") + 1
         for label, run, before in cases:
             median, p90 = measure(run, client_runs if label == "prometheus_client" else runs, before)
-            print(f"{name + f' ({lines} lines)':<46} {label:<28} {median:>9.1f} {p90:>9.1f}")
+            print(f"{name + f' ({lines} lines)':<56} {label:<28} {median:>9.1f} {p90:>9.1f}")
 
 
 if __name__ == "__main__":
