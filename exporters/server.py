@@ -20,6 +20,8 @@ def make_server(host: str, port: int, render: Callable[[], str]) -> ThreadingHTT
     class Handler(BaseHTTPRequestHandler):
         server_version = "llmslo-exporter"
         sys_version = ""
+        # Keep-alive: Prometheus reuses its connection, so a scrape costs no new thread or socket.
+        protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
