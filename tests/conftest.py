@@ -10,6 +10,11 @@ from typing import NoReturn
 import pytest
 from support.real_vllm import VllmServer, VllmUnavailableError, start_vllm
 
+from exporters.pipeline import VLLM
+from exporters.server import make_server, serve_in_thread
+from exporters.sidecar import Sidecar, scrape_collector
+from exporters.upstream import Upstream
+
 # scripts/test sets this so that a real-component test can never pass by being skipped.
 REQUIRE_REAL_ENV = "LLMSLO_REQUIRE_REAL"
 
@@ -57,3 +62,29 @@ def real_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
         if error is not None:
             real_component_unavailable(f"real vLLM unavailable: {error}")
         yield server
+
+
+# The labels the shared sidecar adds, as a Kubernetes pod's downward API would.
+SIDECAR_POD_LABELS = (("namespace", "e2e"), ("pod", "vllm-0"))
+
+
+@pytest.fixture(scope="session")
+def vllm_sidecar(real_vllm: VllmServer) -> Iterator[str]:
+    """The vLLM sidecar in front of the shared real vLLM, serving canonical SLIs; yields host:port.
+
+    Scrape it from a test's own Prometheus; it reads vLLM on every scrape (no coalescing), so two
+    scrapers at once both see fresh values.
+    """
+    upstream = Upstream(real_vllm.metrics_url, timeout=5.0)
+    sidecar = Sidecar(
+        "vllm",
+        scrape_collector(VLLM, upstream.fetch, extra_labels=SIDECAR_POD_LABELS),
+        target=real_vllm.metrics_url,
+        min_interval=0.0,
+    )
+    server = make_server("127.0.0.1", 0, sidecar.render)
+    serve_in_thread(server)
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    upstream.close()

@@ -1,0 +1,1 @@
+"""SLO rule generation: specs to Prometheus recording rules, burn-rate alerts and promtool tests."""
