@@ -401,6 +401,26 @@ PREEMPTIONS = SLI(
     sources=(Source(VLLM, "vllm:num_preemptions_total"),),
 )
 
+GOODPUT = SLI(
+    key="goodput",
+    otel_name="llmslo.engine.goodput.requests",
+    unit="{request}",
+    instrument=Instrument.COUNTER,
+    vantage=Vantage.ENGINE,
+    summary="Finished requests that met every per-request target of a goodput SLO at once.",
+    definition=(
+        "Counted once per finished `llm_request` span by the llmslo collector, for each goodput SLO "
+        "whose targets it evaluates (label `slo`): `goodput=\"met\"` when every target held for that "
+        "request (e.g. TTFT <= 0.5 s and TPOT <= 0.05 s, each read from the span's "
+        "`gen_ai.latency.*` attributes with the same definitions as `ttft` and `tpot`), else "
+        "`goodput=\"missed\"`. A target that cannot be evaluated for a request (TPOT with one output "
+        "token) counts as met. The ratio met / (met + missed) is the goodput SLI; histograms cannot "
+        "give it because the targets must hold jointly per request."
+    ),
+    labels=(*ENGINE_LABELS, "tenant", "slo", "goodput"),
+    sources=(Source(TRACE, "llm_request span (gen_ai.latency.*)", versions=between("0.10.2")),),
+)
+
 ENGINE_SLIS: tuple[SLI, ...] = (
     TTFT,
     TPOT,
@@ -421,4 +441,5 @@ ENGINE_SLIS: tuple[SLI, ...] = (
     RUNNING,
     WAITING,
     PREEMPTIONS,
+    GOODPUT,
 )
