@@ -36,9 +36,9 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(autouse=True)
 def _no_exporter_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exporter settings come from LLMSLO_EXPORTER_* variables; a developer's shell must not leak in."""
+    """Exporter settings come from LLMSLO_EXPORTER_* and OTEL_* variables; a developer's shell must not leak in."""
     for name in list(os.environ):
-        if name.startswith("LLMSLO_EXPORTER_"):
+        if name.startswith(("LLMSLO_EXPORTER_", "OTEL_EXPORTER_OTLP_", "OTEL_SDK_")):
             monkeypatch.delenv(name)
 
 
