@@ -1,7 +1,7 @@
 """Golden files for everything `llmslo dashboards generate` writes, byte for byte.
 
 A change to a query, a panel or the layout shows up as a diff to review. Regenerate with
-`pytest tests/dashboards --update-golden` (or UPDATE_GOLDEN=1).
+`pytest tests/dashboards_tests --update-golden` (or UPDATE_GOLDEN=1).
 """
 
 from __future__ import annotations

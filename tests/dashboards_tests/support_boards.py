@@ -21,7 +21,7 @@ def _boards() -> tuple[dict[str, Any], ...]:
 
 
 def all_boards() -> list[dict[str, Any]]:
-    """Fresh copies of every dashboard, the SLO dashboard of tests/dashboards/data/slos.yaml included."""
+    """Fresh copies of every dashboard, the SLO dashboard of tests/dashboards_tests/data/slos.yaml included."""
     import copy
 
     return [copy.deepcopy(b) for b in _boards()]

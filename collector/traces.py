@@ -1,0 +1,95 @@
+"""OTLP traces in: pick out vLLM's `llm_request` spans and record what they say.
+
+Spans of other names (vLLM's start-up spans, anything else an SDK sends) are accepted and ignored,
+as OTLP requires of a receiver that does not want them. An `llm_request` span whose attributes
+cannot be trusted is rejected and reported through OTLP partial success; the rest of the batch
+still counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from collector.litepb import STRING, LiteTraceRequest, any_value, split_key_value
+from collector.spans import SPAN_NAME, RequestObservation, SpanContextConfig, SpanRejected, observe_span
+from collector.store import Store
+
+NAMESPACE_ATTRIBUTE: Final = "k8s.namespace.name"
+POD_ATTRIBUTE: Final = "k8s.pod.name"
+_K8S_KEYS: Final = frozenset((NAMESPACE_ATTRIBUTE, POD_ATTRIBUTE))
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What OTLP partial success reports: how many items were rejected and the first reason."""
+
+    accepted: int
+    rejected: int
+    message: str = ""
+
+
+class TraceIngest:
+    def __init__(self, store: Store, config: SpanContextConfig | None = None) -> None:
+        config = config or SpanContextConfig()
+        self._store = store
+        self._config = config
+        self._model_keys = frozenset(config.model_attributes)
+        self._tenant_keys = frozenset(config.tenant_attributes)
+
+    def ingest(self, body: bytes) -> IngestResult:
+        """`body`: a serialized ExportTraceServiceRequest that already decoded cleanly (see
+        collector.litepb for why the bytes, not the message)."""
+        request = LiteTraceRequest.FromString(body)
+        accepted = rejected = ignored = 0
+        message = ""
+        store = self._store
+        config = self._config
+        model_keys = self._model_keys
+        tenant_keys = self._tenant_keys
+        for resource_spans in request.resource_spans:
+            model, tenant, namespace, pod = self._resource_labels(resource_spans.resource.attributes)
+            observations: list[RequestObservation] = []
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    if span.name != SPAN_NAME:
+                        ignored += 1
+                        continue
+                    try:
+                        observations.append(observe_span(span, model, tenant, config, model_keys, tenant_keys))
+                    except SpanRejected as exc:
+                        rejected += 1
+                        if not message:
+                            message = f"span {span.span_id.hex() or '(no id)'}: {exc}"
+            accepted += len(observations)
+            if observations:
+                with store.lock:
+                    store.record_requests(observations, namespace, pod)
+                    if pod:
+                        store.learn_pod_model(namespace, pod, observations[-1].model)
+        with store.lock:
+            counts = store.counts.spans
+            counts["accepted"] += accepted
+            counts["rejected"] += rejected
+            counts["ignored"] += ignored
+        if rejected:
+            message = f"{rejected} llm_request span(s) rejected; first: {message}"
+        return IngestResult(accepted + ignored, rejected, message)
+
+    def _resource_labels(self, attributes: Iterable[bytes]) -> tuple[str, str, str, str]:
+        """(model, tenant, namespace, pod) from resource attributes, model and tenant by the
+        configured preference order."""
+        found: dict[str, str] = {}
+        wanted = self._model_keys | self._tenant_keys | _K8S_KEYS
+        for kv in attributes:
+            key_bytes, value_bytes = split_key_value(kv)
+            key = key_bytes.decode()
+            if key in wanted:
+                kind, value = any_value(value_bytes)
+                if kind == STRING and value:
+                    found[key] = value
+        config = self._config
+        model = next((found[k] for k in config.model_attributes if k in found), "")
+        tenant = next((found[k] for k in config.tenant_attributes if k in found), "")
+        return model, tenant, found.get(NAMESPACE_ATTRIBUTE, ""), found.get(POD_ATTRIBUTE, "")

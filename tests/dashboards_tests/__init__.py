@@ -1,0 +1,1 @@
+"""Tests of the `dashboards` package (the folder is not named `dashboards`, so it cannot shadow it)."""
