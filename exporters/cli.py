@@ -10,6 +10,7 @@ from types import FrameType
 
 from exporters.config import add_common, pod_labels
 from exporters.pipeline import VLLM
+from exporters.proxy.config import add_arguments as add_proxy_arguments
 from exporters.server import make_server, serve_in_thread
 from exporters.sidecar import Sidecar, scrape_collector
 from exporters.upstream import Upstream
@@ -71,8 +72,20 @@ def _dcgm(args: argparse.Namespace) -> int:
         close()
 
 
+def _proxy(args: argparse.Namespace) -> int:
+    from exporters.proxy.config import ConfigError, from_args
+    from exporters.proxy.server import run
+
+    try:
+        config = from_args(args)
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        return 2
+    return run(config)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    exporter = sub.add_parser("exporter", help="run a sidecar exporter (vllm, dcgm)")
+    exporter = sub.add_parser("exporter", help="run a sidecar exporter (vllm, dcgm, proxy)")
     esub = exporter.add_subparsers(dest="exporter", metavar="SOURCE", required=True)
     vllm = esub.add_parser(
         "vllm",
@@ -93,3 +106,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="where GPU values come from (default %(default)s; auto = dcgm-exporter, "
                       "NVML while it is unreachable)")
     dcgm.set_defaults(handler=_dcgm)
+    proxy = esub.add_parser(
+        "proxy",
+        help="streaming reverse proxy in front of vLLM's OpenAI API that measures what clients see",
+        description="Passes every request to --upstream unchanged (streamed bytes as the engine sent "
+        "them) and serves client-side SLIs (TTFT, inter-chunk gaps, TPOT, e2e, exact token counts, "
+        "outcomes) per model, route and tenant on --metrics-port.",
+    )
+    add_proxy_arguments(proxy)
+    proxy.set_defaults(handler=_proxy)
