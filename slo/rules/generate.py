@@ -98,8 +98,13 @@ def _pair_expr(slo: SLO, pair: Pair, min_rate: float | None) -> str:
         f"{_sel(cv.error_ratio(pair.long_s), slo.name)} >= {threshold}",
     ]
     if min_rate is not None and min_rate > 0:
-        r = format_duration(pair.long_s - cv.BASE_WINDOW_S)
-        lines.append(f"avg_over_time({_sel(cv.events_rate(), slo.name)}[{r}]) >= {_rate_text(min_rate)}")
+        events = _sel(cv.events_rate(), slo.name)
+        if pair.long_s > cv.BASE_WINDOW_S:
+            r = format_duration(pair.long_s - cv.BASE_WINDOW_S)
+            events = f"avg_over_time({events}[{r}])"
+        # A long window no longer than the base window (seconds-scale windows, as in a demo) reads the
+        # base rate itself: traffic over the last 5m, a superset of the long window.
+        lines.append(f"{events} >= {_rate_text(min_rate)}")
     return "(\n  " + "\nand\n  ".join(lines) + "\n)"
 
 
