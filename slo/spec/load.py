@@ -26,14 +26,30 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 def spec_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; folders expand to their *.yaml / *.yml files, sorted."""
+    """Files as given; folders expand to their *.yaml / *.yml files that declare an SLO apiVersion, sorted.
+
+    A folder of specs usually sits next to what was generated from it (rule files, PrometheusRules,
+    promtool tests are YAML too), so a folder only contributes files that say they are specs; a file
+    named explicitly is always read, so a typo in its apiVersion is reported rather than skipped.
+    """
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix in SPEC_SUFFIXES and f.is_file()))
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix in SPEC_SUFFIXES and f.is_file() and _is_spec(f)))
         else:
             out.append(p)
     return out
+
+
+def _is_spec(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # let the reader report it
+    return any(marker in text for marker in _SPEC_MARKERS)
+
+
+_SPEC_MARKERS = ("apiVersion: llmslo/", "apiVersion: openslo/", 'apiVersion: "llmslo/', 'apiVersion: "openslo/')
 
 
 def load_specs(paths: Iterable[str | Path]) -> list[SLO]:
