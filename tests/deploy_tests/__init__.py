@@ -1,0 +1,1 @@
+"""The Kubernetes examples under deploy/."""
