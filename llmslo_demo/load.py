@@ -17,6 +17,7 @@ import httpx
 
 from llmslo_demo.config import SERVED_MODEL, TENANT_HEADER, DemoConfig, Phase, Tenant
 
+WARMUP_REQUESTS = 3
 WORDS = ("token", "latency", "budget", "burn", "queue", "prefill", "decode", "cache", "tenant", "model",
          "stream", "engine", "gpu", "window", "alert", "page", "ticket", "objective", "bucket", "rate")
 
@@ -97,6 +98,11 @@ async def run_load(cfg: DemoConfig, proxy_url: str, on_phase: Callable[[Phase], 
     records: list[RequestRecord] = []
     limits = httpx.Limits(max_connections=max(p.concurrency for p in cfg.phases) + 4)
     async with httpx.AsyncClient(base_url=proxy_url, timeout=httpx.Timeout(300.0), limits=limits) as client:
+        # A fresh vLLM is slow on its first requests (warm-up); they go through the proxy like all
+        # others, so every count still matches, but they are too few to reach the SLO's min_traffic.
+        rng = random.Random(cfg.seed)
+        for _ in range(WARMUP_REQUESTS):
+            records.append(await one_request(client, rng, cfg.tenants[0], "warmup"))
         for i, phase in enumerate(cfg.phases):
             if stop is not None and stop.is_set():
                 break

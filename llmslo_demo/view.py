@@ -27,6 +27,14 @@ def _fmt(value: float, unit: str = "") -> str:
     return "no traffic" if math.isnan(value) else f"{value:.3g}{unit}"
 
 
+def _budget(remaining: float) -> str:
+    if math.isnan(remaining):
+        return "no traffic"
+    if remaining < 0:
+        return f"overspent: {1 - remaining:.1f}x the budget used"
+    return f"{100 * remaining:.1f} %"
+
+
 class LiveView:
     def __init__(self, cfg: DemoConfig, prom: PromAPI, sink: WebhookSink, am_url: str, *, enabled: bool,
                  say: Callable[[str], None] = print) -> None:
@@ -68,7 +76,7 @@ class LiveView:
             ("burn rate 10s / 1m (page at 10x)",
              " / ".join(_fmt(q(f'llmslo_slo:error:ratio_rate{w}{{slo="{SLO}"}}') / 0.01, "x") for w in ("10s", "1m"))),
             ("error budget remaining (1h window)",
-             _fmt(100 * q(f'llmslo_slo:error_budget_remaining:ratio{{slo="{SLO}"}}'), " %")),
+             _budget(q(f'llmslo_slo:error_budget_remaining:ratio{{slo="{SLO}"}}'))),
         ]
         try:
             firing = sorted({f"{a['labels'].get('alertname')}({a['labels'].get('severity', '')})"
@@ -80,7 +88,7 @@ class LiveView:
         return rows
 
     def _table(self) -> Table:
-        table = Table(title="llmslo demo: SLO demo-ttft (99% of first tokens within 500 ms)", show_header=False)
+        table = Table(title="llmslo demo: SLO demo-ttft (99% of first tokens within 1 s)", show_header=False)
         table.add_column("", style="bold")
         table.add_column("")
         for name, value in self._safe_rows():
