@@ -11,6 +11,7 @@ from exporters.selfmetrics import info_families
 from slo.catalog import SourceKind
 from slo.catalog.vllm_markers import VLLM_MARKERS
 from slo.mapping import MappingNote, Schema, detect_dcgm, detect_vllm, map_to_canonical, source_prefixes
+from slo.mapping.compiled import CompiledScraper
 from slo.metrics.model import Labels, MetricFamily
 from slo.metrics.parse import parse_exposition
 from slo.metrics.write import write_exposition
@@ -61,6 +62,15 @@ def process(text: str, profile: Profile, *, extra_labels: Labels = (), live: boo
     epoch = epoch_family.samples[0].value if epoch_family and epoch_family.samples else None
     return Processed(
         mapped.families, mapped.notes, profile.detect(parsed.families), errors, messages, epoch
+    )
+
+
+def compiled_scraper(profile: Profile, *, extra_labels: Labels = ()) -> CompiledScraper:
+    """Plans that redo `process` (plus continuity and writing) cheaply for a body whose shape was
+    seen before; see slo.mapping.compiled."""
+    return CompiledScraper(
+        keep=profile.keep, kind=profile.kind, extra_labels=extra_labels, detect=profile.detect,
+        epoch_metric=EPOCH_METRIC,
     )
 
 

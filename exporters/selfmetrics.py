@@ -11,6 +11,7 @@ from collections import Counter
 
 from slo.mapping import MappingNote, Schema
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample, make_labels
+from slo.metrics.write import TemplateBlock, exposition_template, format_float
 
 PREFIX = "llmslo_exporter"
 
@@ -24,6 +25,7 @@ class SelfMetrics:
         self.scrapes = 0
         self.resets = 0
         self.errors: Counter[str] = Counter({k: 0 for k in error_kinds})
+        self._template: tuple[tuple[str, ...], list[TemplateBlock]] | None = None
 
     def record(self, *, up: bool, duration: float, errors: Counter[str], resets: int) -> None:
         with self._lock:
@@ -32,6 +34,26 @@ class SelfMetrics:
             self.scrapes += 1
             self.errors.update(errors)
             self.resets = resets
+
+    def blocks(self) -> list[tuple[str, str]]:
+        """(family name, exposition text) per family: `write_exposition(self.families())` cut
+        by family, from a template made once (the families' shape changes only with a new
+        error kind), so a scrape formats a few numbers instead of writing five families."""
+        with self._lock:
+            kinds = tuple(sorted(self.errors))
+            by_family = [[self.up], [self.last_duration], [float(self.scrapes)], [float(self.resets)],
+                         [float(self.errors[k]) for k in kinds]]
+        template = self._template
+        if template is None or template[0] != kinds:
+            template = self._template = (kinds, exposition_template(self.families()))
+        out: list[tuple[str, str]] = []
+        for name, pieces, positions in template[1]:
+            parts = [pieces[0]]
+            for (f, i), piece in zip(positions, pieces[1:], strict=True):
+                parts.append(format_float(by_family[f][i]))
+                parts.append(piece)
+            out.append((name, "".join(parts)))
+        return out
 
     def families(self) -> list[MetricFamily]:
         with self._lock:

@@ -14,12 +14,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from exporters.pipeline import Processed, Profile, process
+from exporters.pipeline import Processed, Profile, compiled_scraper, process
 from exporters.selfmetrics import SelfMetrics, info_families
 from exporters.upstream import FETCH_ERROR_KINDS, Fetched, FetchError
 from slo.mapping import Continuity, MappingNote, Schema
+from slo.mapping.compiled import CompiledScraper, PlanOutcome
 from slo.metrics.model import Labels, MetricFamily
 from slo.metrics.parse import ParseErrorKind
 from slo.metrics.write import write_exposition
@@ -36,22 +36,68 @@ Collect = Callable[[], Processed | FetchError]
 """What a sidecar reads from: an upstream scrape mapped by `process`, or NVML read directly."""
 
 
-def scrape_collector(profile: Profile, fetch: Fetch, *, extra_labels: Labels = ()) -> Collect:
-    def collect() -> Processed | FetchError:
-        fetched = fetch()
+class ScrapeCollector:
+    """A `Collect` over an upstream exposition. Called, it fetches and runs `process`; a
+    `Sidecar` instead calls `fetch` and `compiled` itself, so a body shaped like an earlier one
+    skips parsing, mapping and writing (same output, byte for byte; see slo.mapping.compiled)."""
+
+    def __init__(self, profile: Profile, fetch: Fetch, extra_labels: Labels) -> None:
+        self.profile = profile
+        self.fetch = fetch
+        self.extra_labels = extra_labels
+        self.compiled: CompiledScraper = compiled_scraper(profile, extra_labels=extra_labels)
+
+    def __call__(self) -> Processed | FetchError:
+        fetched = self.fetch()
         if isinstance(fetched, FetchError):
             return fetched
-        return process(fetched.text, profile, extra_labels=extra_labels)
+        return self.process(fetched.text)
 
-    return collect
+    def process(self, text: str) -> Processed:
+        return process(text, self.profile, extra_labels=self.extra_labels)
 
 
-@dataclass(frozen=True, slots=True)
+def scrape_collector(profile: Profile, fetch: Fetch, *, extra_labels: Labels = ()) -> Collect:
+    return ScrapeCollector(profile, fetch, extra_labels)
+
+
 class Snapshot:
-    families: tuple[MetricFamily, ...]
-    notes: tuple[MappingNote, ...]
-    schema: Schema | None
-    taken_at: float
+    """One scrape's canonical answer. From a compiled plan the families are built only when
+    asked for (the OTLP pusher does; the /metrics path uses the plan's ready text)."""
+
+    __slots__ = ("_families", "_outcome", "notes", "schema", "taken_at")
+
+    def __init__(
+        self,
+        families: tuple[MetricFamily, ...] | None,
+        notes: tuple[MappingNote, ...],
+        schema: Schema | None,
+        taken_at: float,
+        outcome: PlanOutcome | None = None,
+    ) -> None:
+        self._families = families
+        self._outcome = outcome
+        self.notes = notes
+        self.schema = schema
+        self.taken_at = taken_at
+
+    @property
+    def families(self) -> tuple[MetricFamily, ...]:
+        if self._families is None:
+            self._families = self._outcome.families() if self._outcome is not None else ()
+        return self._families
+
+    @property
+    def blocks(self) -> list[tuple[str, str]] | None:
+        """(family name, exposition text) per canonical family, sorted, when a plan made them."""
+        return None if self._outcome is None else self._outcome.blocks
+
+
+_NO_ERRORS: Counter[str] = Counter()
+
+
+def _block_name(block: tuple[str, str]) -> str:
+    return block[0]
 
 
 class Sidecar:
@@ -72,6 +118,7 @@ class Sidecar:
         self._continuity = Continuity()
         self._snapshot: Snapshot | None = None
         self._logged: set[str] = set()
+        self._info: tuple[Schema | None, tuple[MappingNote, ...], list[tuple[str, str]]] | None = None
         self.metrics = SelfMetrics(source, target, ERROR_KINDS)
 
     def snapshot(self) -> Snapshot:
@@ -84,30 +131,44 @@ class Sidecar:
 
     def render(self) -> str:
         snap = self.snapshot()
-        families = [
-            *snap.families,
-            *info_families(self.source, snap.schema, snap.notes),
-            *self.metrics.families(),
-        ]
-        return write_exposition(families)
+        blocks = snap.blocks
+        if blocks is None:
+            families = [
+                *snap.families,
+                *info_families(self.source, snap.schema, snap.notes),
+                *self.metrics.families(),
+            ]
+            return write_exposition(families)
+        # The same text as above, assembled from per-family blocks: the plan's, the info
+        # families' (unchanged while the schema and notes are) and the self-metrics'.
+        out = [*blocks, *self._info_blocks(snap), *self.metrics.blocks()]
+        out.sort(key=_block_name)
+        return "".join([text for _, text in out])
+
+    def _info_blocks(self, snap: Snapshot) -> list[tuple[str, str]]:
+        cached = self._info
+        if cached is not None and cached[0] is snap.schema and cached[1] is snap.notes:
+            return cached[2]
+        blocks = [(f.name, write_exposition((f,))) for f in info_families(self.source, snap.schema, snap.notes)]
+        self._info = (snap.schema, snap.notes, blocks)
+        return blocks
 
     def _scrape(self, now: float) -> Snapshot:
         start = time.perf_counter()
+        collect = self._collect
+        if isinstance(collect, ScrapeCollector):
+            return self._scrape_compiled(collect, now, start)
         try:
             result = self._collect()
         except Exception:  # a bug must not take the sidecar down; it is logged and counted
             logger.exception("internal error while collecting %s", self.source)
             result = FetchError("internal", "internal error; see the log above")
         if isinstance(result, FetchError):
-            self._log(result.kind, result.message)
-            self.metrics.record(
-                up=False,
-                duration=time.perf_counter() - start,
-                errors=Counter({result.kind: 1}),
-                resets=self._continuity.resets,
-            )
-            return Snapshot((), (), None, now)
+            return self._failed(result, now, start)
         families = self._continuity.apply(result.families, result.epoch)
+        return self._finish(result, families, now, start)
+
+    def _finish(self, result: Processed, families: tuple[MetricFamily, ...], now: float, start: float) -> Snapshot:
         for kind, message in result.messages.items():
             self._log(kind, message)
         # A body that yielded nothing but errors (an HTML page, garbage) is a failed scrape, as
@@ -120,6 +181,38 @@ class Sidecar:
             resets=self._continuity.resets,
         )
         return Snapshot(families, result.notes, result.schema, now)
+
+    def _scrape_compiled(self, collect: ScrapeCollector, now: float, start: float) -> Snapshot:
+        try:
+            fetched = collect.fetch()
+            if isinstance(fetched, FetchError):
+                return self._failed(fetched, now, start)
+            text = fetched.text
+            outcome = collect.compiled.scrape(text, self._continuity)
+            if outcome is None:
+                result = collect.process(text)
+                families = self._continuity.apply(result.families, result.epoch)
+                collect.compiled.learn(
+                    text, result.families, result.notes, result.schema, not result.errors, families,
+                    self._continuity,
+                )
+                return self._finish(result, families, now, start)
+        except Exception:  # a bug must not take the sidecar down; it is logged and counted
+            logger.exception("internal error while collecting %s", self.source)
+            return self._failed(FetchError("internal", "internal error; see the log above"), now, start)
+        self.metrics.record(up=True, duration=time.perf_counter() - start, errors=_NO_ERRORS,
+                            resets=self._continuity.resets)
+        return Snapshot(None, outcome.notes, outcome.schema, now, outcome)
+
+    def _failed(self, error: FetchError, now: float, start: float) -> Snapshot:
+        self._log(error.kind, error.message)
+        self.metrics.record(
+            up=False,
+            duration=time.perf_counter() - start,
+            errors=Counter({error.kind: 1}),
+            resets=self._continuity.resets,
+        )
+        return Snapshot((), (), None, now)
 
     def _log(self, kind: str, message: str) -> None:
         """Once per kind: a broken target scraped every second must not flood the log."""

@@ -14,12 +14,17 @@ NVML = SourceKind.NVML
 MIB = 1024.0 * 1024.0
 # dcgm-exporter label spellings that differ by version or flag, normalised to one: `Hostname` became
 # `hostname` on main (#655); --use-old-namespace gives pod_name/pod_namespace/container_name/uuid.
+# A rename to "" drops the label: the driver version and PCI bus id describe the node, not the GPU
+# series, and keeping them would make every series new after a driver upgrade (breaking rate()
+# and SLO windows across it); UUID and gpu already identify the device.
 DCGM_LABEL_RENAMES = {
     "Hostname": "hostname",
     "pod_name": "pod",
     "pod_namespace": "namespace",
     "container_name": "container",
     "uuid": "UUID",
+    "DCGM_FI_DRIVER_VERSION": "",
+    "pci_bus_id": "",
 }
 # Labels dcgm-exporter sets that make a GPU series joinable to the pod (and so the model) using it.
 GPU_LABELS = ("gpu", "UUID", "modelName", "hostname", "namespace", "pod", "container")

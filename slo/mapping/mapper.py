@@ -134,6 +134,9 @@ class _Relabeler:
             return hit
         renames = self._source.rename_labels
         out = {renames.get(k, k): v for k, v in labels}
+        # A rename to "" drops the label (no real label has an empty name): labels that would
+        # change a series' identity for no reason, such as a driver version, are not kept.
+        out.pop("", None)
         for d in self._source.derive:
             out[d.target] = d.values.get(out.get(d.source, ""), d.default)
         for k, v in self._extra:
@@ -147,14 +150,17 @@ def _map_scalar(
     sli: SLI, source: Source, family: MetricFamily, relabel: _Relabeler, issues: list[MappingIssue]
 ) -> tuple[tuple[Sample, ...], Fidelity]:
     out: list[Sample] = []
+    dropped = 0
     for s in family.samples:
         if s.name != family.name:
             continue  # e.g. a stray _created sample grouped under the family
         if sli.instrument is Instrument.COUNTER and (math.isnan(s.value) or s.value < 0):
             issues.append(MappingIssue("invalid_value", family.name, f"counter value {s.value}"))
+            dropped += 1
             continue
         out.append(Sample(sli.prom_name, relabel(s.labels), s.value * source.scale))
-    return tuple(out), source.fidelity
+    # Every series rejected: the SLI is not served, and the mapping info must not claim it is.
+    return tuple(out), Fidelity.UNAVAILABLE if dropped and not out else source.fidelity
 
 
 def _map_histogram(
@@ -178,6 +184,7 @@ def _map_histogram(
     out: list[Sample] = []
     fidelity = source.fidelity
     name = sli.prom_name
+    served = 0
     for key, (buckets, counts, sums) in children.items():
         try:
             if not sums or not counts:
@@ -190,12 +197,16 @@ def _map_histogram(
             continue
         if result.merged and fidelity is Fidelity.EXACT:
             fidelity = Fidelity.MERGED
+        served += 1
         labels = relabel(key)
         bucket_name = f"{name}_bucket"
         for le, value in result.buckets:
             out.append(Sample(bucket_name, _with_le(labels, le), value))
         out.append(Sample(f"{name}_count", labels, counts[0]))
         out.append(Sample(f"{name}_sum", labels, sums[0] * source.scale))
+    if children and not served:
+        # Every child dropped as inconsistent: nothing is served, so nothing is exact.
+        return (), Fidelity.UNAVAILABLE
     return tuple(out), fidelity
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample
 
-__all__ = ["format_float", "write_exposition"]
+__all__ = ["TemplateBlock", "exposition_template", "format_float", "write_exposition"]
 
 _INF = math.inf
 _MINUS_INF = -math.inf
@@ -127,6 +127,39 @@ def _sample_key(family: MetricFamily) -> Callable[[Sample], tuple[object, ...]]:
 
 def _family_name(family: MetricFamily) -> str:
     return family.name
+
+
+Position = tuple[int, int]  # (family index, sample index) in the families given to the template
+
+
+TemplateBlock = tuple[str, list[str], list[Position]]
+"""One family of a template: its name, the text pieces around its values (one more piece than
+values) and which sample each value comes from."""
+
+
+def exposition_template(families: list[MetricFamily]) -> list[TemplateBlock]:
+    """The text `write_exposition` would write for families of a fixed shape, values left out,
+    per family in output order. A scrape plan fills in values without sorting or rendering labels
+    again; joining the pieces around `format_float` of each value gives byte for byte the text of
+    `write_exposition` on the same families."""
+    blocks: list[TemplateBlock] = []
+    order = sorted(range(len(families)), key=lambda i: families[i].name)
+    for f in order:
+        family = families[f]
+        name = family.name
+        pieces = [f"# HELP {name} {_escape_help(family.help)}\n# TYPE {name} {family.type.value}\n"]
+        positions: list[Position] = []
+        indices = list(range(len(family.samples)))
+        if len(indices) > 1:
+            key = _sample_key(family)
+            indices.sort(key=lambda i: key(family.samples[i]))
+        for i in indices:
+            sample = family.samples[i]
+            pieces[-1] += sample.name + _render_labels(sample.labels) + " "
+            positions.append((f, i))
+            pieces.append("\n")
+        blocks.append((name, pieces, positions))
+    return blocks
 
 
 def write_exposition(families: Iterable[MetricFamily]) -> str:
