@@ -273,9 +273,11 @@ REQUESTS = SLI(
     definition=(
         "Counted once when a request finishes in the engine. `finished_reason` is vLLM's (stop, "
         "length, repetition, abort, error); `outcome` groups it: stop/length/repetition = success, "
-        "abort = abort, error = error. The engine cannot tell a client disconnect from a server "
-        "abort: both are `abort`. Requests rejected before reaching the engine are not counted "
-        "here (the proxy sees them)."
+        "abort = abort, error = error. A request aborted because its client disconnected is not "
+        "counted at all in vLLM 0.32 (`OutputProcessor.abort_requests` records no finished-request "
+        "stats; checked on a real server), so client cancels are visible only from the proxy "
+        "(`proxy_requests`, outcome client_cancel). Requests rejected before reaching the engine are "
+        "not counted here either."
     ),
     labels=(*ENGINE_LABELS, "finished_reason", "outcome"),
     sources=(Source(VLLM, "vllm:request_success_total", derive=(OUTCOME,)),),
