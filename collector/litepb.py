@@ -46,16 +46,23 @@ def _build() -> dict[str, Any]:
     message("ResourceSpans", [("resource", 1, _T.TYPE_MESSAGE, opt, "Resource"),
                               ("scope_spans", 2, _T.TYPE_MESSAGE, rep, "ScopeSpans")])
     message("ExportTraceServiceRequest", [("resource_spans", 1, _T.TYPE_MESSAGE, rep, "ResourceSpans")])
+    # The same export with every span left as its encoding (collector.fastspans scans those bytes).
+    message("RawScopeSpans", [("spans", 2, _T.TYPE_BYTES, rep, "")])
+    message("RawResourceSpans", [("resource", 1, _T.TYPE_MESSAGE, opt, "Resource"),
+                                 ("scope_spans", 2, _T.TYPE_MESSAGE, rep, "RawScopeSpans")])
+    message("RawExportTraceServiceRequest", [("resource_spans", 1, _T.TYPE_MESSAGE, rep, "RawResourceSpans")])
     pool = _descriptor_pool.DescriptorPool()
     pool.Add(f)
     return {
         name: _message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-        for name in ("ExportTraceServiceRequest",)
+        for name in ("ExportTraceServiceRequest", "RawExportTraceServiceRequest", "Span")
     }
 
 
 _CLASSES: Final = _build()
 LiteTraceRequest: Final[Any] = _CLASSES["ExportTraceServiceRequest"]
+RawTraceRequest: Final[Any] = _CLASSES["RawExportTraceServiceRequest"]
+LiteSpan: Final[Any] = _CLASSES["Span"]
 
 _DOUBLE: Final = struct.Struct("<d")
 STRING: Final = "string_value"

@@ -18,8 +18,11 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial, reduce
+from operator import add, itemgetter
 from typing import Final
 
 from collector.goodput import GoodputSLO
@@ -29,6 +32,10 @@ from slo.catalog import BY_KEY, Instrument
 from slo.metrics.model import Labels, make_labels
 
 OTHER: Final = "other"
+# Span observations are aggregated in batches: per series once this many wait, and everything
+# once this many wait in all (bounds the memory held: about 1 KiB each), and before any read.
+FLUSH_SERIES_AT: Final = 256
+FLUSH_ALL_AT: Final = 16384
 _ALL_OTHER: Final = (OTHER, OTHER, OTHER, OTHER)
 SELF_PREFIX: Final = "llmslo_collector"
 
@@ -82,7 +89,7 @@ class _RequestSeries:
     """Every span-derived metric for one label set (model, tenant, namespace, pod): they share
     labels, so one lookup per span finds all of them."""
 
-    __slots__ = ("counters", "goodput", "hists", "labels", "overflow", "start_ns", "updated")
+    __slots__ = ("counters", "goodput", "hists", "labels", "overflow", "pending", "start_ns", "updated")
 
     def __init__(self, labels: Labels, start_ns: int, now: float, overflow: bool) -> None:
         self.labels = labels
@@ -92,6 +99,7 @@ class _RequestSeries:
         self.hists = {k: _Hist(BY_KEY[k].boundaries) for k in _HIST_KEYS}
         self.counters = dict.fromkeys(_COUNTER_KEYS, 0.0)
         self.goodput: dict[tuple[str, str], float] = {}
+        self.pending: list[RequestObservation] = []  # routed here, not yet aggregated (Store._flush)
 
 
 @dataclass(slots=True)
@@ -143,42 +151,82 @@ class Store:
         self._last_sweep = monotonic()
         self._pod_models: dict[tuple[str, str], tuple[str, float]] = {}
         self.counts = _SelfCounts()
+        self._pending: list[_RequestSeries] = []  # series with pending observations
+        self._pending_count = 0
 
     # -- span-derived ------------------------------------------------------------------------
 
     def record_requests(self, observations: Iterable[RequestObservation], namespace: str, pod: str) -> None:
-        """Caller holds `lock`."""
+        """Caller holds `lock`. Each observation is routed to its series now (admission and
+        folding happen one by one, in arrival order) and aggregated in batches (`_flush`)."""
         now = self._monotonic()
         requests = self._requests
-        goodput = self.goodput
-        bisect = bisect_left
+        pending = self._pending
+        routed = 0
         for obs in observations:
+            routed += 1
             key = (obs.model, obs.tenant, namespace, pod)
             series = requests.get(key)
             if series is None:
                 series = self._admit(key, now, obs)
             series.updated = now
-            values = obs.values
-            hists = series.hists
-            counters = series.counters
-            for sli_key, value in values.items():
-                hist = hists.get(sli_key)
-                if hist is None:
-                    counters[sli_key] += value  # the only other keys a span gives are token counters
-                    continue
-                i = bisect(hist.bounds, value)
-                hist.counts[i] += 1
-                hist.sum += value
-                hist.count += 1
-                hist.exemplars[i] = (value, obs)
-            for slo in goodput:
-                if slo.applies_to(obs.model):
-                    counts = series.goodput
-                    if (slo.name, "met") not in counts:  # both outcomes exist from the start, so ratios work
-                        counts[(slo.name, "met")] = counts[(slo.name, "missed")] = 0.0
-                    counts[(slo.name, "met" if slo.met(values) else "missed")] += 1.0
+            batch = series.pending
+            if not batch:
+                pending.append(series)
+            batch.append(obs)
+            if len(batch) >= FLUSH_SERIES_AT:
+                self._flush(series)
+        self._pending_count += routed
+        if self._pending_count >= FLUSH_ALL_AT:
+            self.flush()
         if now - self._last_sweep >= self.limits.sweep_every_s:
             self.sweep(now)
+
+    def flush(self) -> None:
+        """Aggregate every pending observation. Caller holds `lock`."""
+        for series in self._pending:
+            if series.pending:
+                self._flush(series)
+        self._pending.clear()
+        self._pending_count = 0
+
+    def _flush(self, series: _RequestSeries) -> None:
+        """Aggregate a series' pending observations, equal to recording them one at a time: bucket
+        indices by `map(bisect)`, counts by `Counter`, sums by a left fold (the same float additions
+        in the same order as a loop), each bucket's exemplar its last observation; all in C."""
+        batch = series.pending
+        series.pending = []
+        dicts = [obs.values for obs in batch]
+        present: set[str] = set().union(*dicts)
+        for sli_key in present:
+            try:
+                values = list(map(itemgetter(sli_key), dicts))
+                carriers = batch
+            except KeyError:  # not every request gives this SLI (TPOT of one-token answers)
+                carriers = [obs for obs in batch if sli_key in obs.values]
+                values = [obs.values[sli_key] for obs in carriers]
+            hist = series.hists.get(sli_key)
+            if hist is None:  # the only other keys a span gives are token counters
+                series.counters[sli_key] = reduce(add, values, series.counters[sli_key])
+                continue
+            buckets = list(map(partial(bisect_left, hist.bounds), values))
+            counts = hist.counts
+            for i, n in Counter(buckets).items():
+                counts[i] += n
+            hist.sum = reduce(add, values, hist.sum)
+            hist.count += len(values)
+            exemplars = hist.exemplars
+            for i, last in dict(zip(buckets, range(len(buckets)), strict=True)).items():
+                exemplars[i] = (values[last], carriers[last])
+        goodput = self.goodput
+        if goodput:
+            counts_g = series.goodput
+            for obs in batch:
+                for slo in goodput:
+                    if slo.applies_to(obs.model):
+                        if (slo.name, "met") not in counts_g:  # both outcomes exist from the start: ratios work
+                            counts_g[(slo.name, "met")] = counts_g[(slo.name, "missed")] = 0.0
+                        counts_g[(slo.name, "met" if slo.met(obs.values) else "missed")] += 1.0
 
     def _tenant(self, tenant: str, now: float) -> str:
         """The tenant as reported: itself if allowed, else `other` (counted)."""
@@ -266,6 +314,7 @@ class Store:
     def sweep(self, now: float | None = None) -> None:
         """Drop series not updated for `stale_after_s`. Caller holds `lock`."""
         now = self._monotonic() if now is None else now
+        self.flush()
         self._last_sweep = now
         horizon = now - self.limits.stale_after_s
         expired = self.counts.expired

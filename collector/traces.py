@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from collector.litepb import STRING, LiteTraceRequest, any_value, split_key_value
+from collector.fastspans import FastSpans
+from collector.litepb import STRING, LiteSpan, RawTraceRequest, any_value, split_key_value
 from collector.spans import SPAN_NAME, RequestObservation, SpanContextConfig, SpanRejected, observe_span
 from collector.store import Store
 
@@ -30,29 +31,53 @@ class IngestResult:
     message: str = ""
 
 
+def _never(span: bytes, model: str, tenant: str) -> RequestObservation | None:
+    return None
+
+
+def _ignore(span: bytes) -> None:
+    return None
+
+
 class TraceIngest:
-    def __init__(self, store: Store, config: SpanContextConfig | None = None) -> None:
+    def __init__(self, store: Store, config: SpanContextConfig | None = None, *, fast_path: bool = True) -> None:
+        """`fast_path=False`: every span through `observe_span` (the reference the fast path is
+        tested against)."""
         config = config or SpanContextConfig()
         self._store = store
         self._config = config
         self._model_keys = frozenset(config.model_attributes)
         self._tenant_keys = frozenset(config.tenant_attributes)
+        self._fast = FastSpans(config)
+        self._fast_path = fast_path
+        self.fast_spans = 0  # spans read by a learnt layout (collector.fastspans), for tests and benches
 
     def ingest(self, body: bytes) -> IngestResult:
         """`body`: a serialized ExportTraceServiceRequest that already decoded cleanly (see
-        collector.litepb for why the bytes, not the message)."""
-        request = LiteTraceRequest.FromString(body)
+        collector.litepb for why the bytes, not the message). Each span is read by a learnt layout
+        (collector.fastspans) when one matches, else by `observe_span`, which then teaches its
+        layout."""
+        request = RawTraceRequest.FromString(body)
         accepted = rejected = ignored = 0
         message = ""
         store = self._store
         config = self._config
         model_keys = self._model_keys
         tenant_keys = self._tenant_keys
+        fast = self._fast.observe if self._fast_path else _never
+        learn = self._fast.learn if self._fast_path else _ignore
+        fast_spans = 0
         for resource_spans in request.resource_spans:
             model, tenant, namespace, pod = self._resource_labels(resource_spans.resource.attributes)
             observations: list[RequestObservation] = []
             for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
+                for raw in scope_spans.spans:
+                    observation = fast(raw, model, tenant)
+                    if observation is not None:
+                        observations.append(observation)
+                        fast_spans += 1
+                        continue
+                    span = LiteSpan.FromString(raw)
                     if span.name != SPAN_NAME:
                         ignored += 1
                         continue
@@ -62,6 +87,8 @@ class TraceIngest:
                         rejected += 1
                         if not message:
                             message = f"span {span.span_id.hex() or '(no id)'}: {exc}"
+                        continue
+                    learn(raw)
             accepted += len(observations)
             if observations:
                 with store.lock:
@@ -73,6 +100,7 @@ class TraceIngest:
             counts["accepted"] += accepted
             counts["rejected"] += rejected
             counts["ignored"] += ignored
+            self.fast_spans += fast_spans
         if rejected:
             message = f"{rejected} llm_request span(s) rejected; first: {message}"
         return IngestResult(accepted + ignored, rejected, message)

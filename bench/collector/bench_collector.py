@@ -11,7 +11,7 @@ changes the figures less than wall time would. Three figures per signal:
 
 * parse-only: `ExportXServiceRequest.ParseFromString` on each body;
 * ingest: `Receiver.handle_http` (decode, derive, aggregate, reply), the whole OTLP/HTTP work
-  except the socket;
+  except the socket, plus flushing the store's batched aggregation at the end of each round;
 * http: the same bodies POSTed over one keep-alive connection to a running service (wall time,
   client and server in this process; indicative only).
 
@@ -47,7 +47,8 @@ FIXTURES = REPO.parent / "shared" / "fixtures" / "vllm-0.32-cpu"
 
 
 def _promreceiver() -> Any:
-    spec = importlib.util.spec_from_file_location("promreceiver", REPO / "tests" / "collector" / "promreceiver.py")
+    path = REPO / "tests" / "collector_tests" / "promreceiver.py"
+    spec = importlib.util.spec_from_file_location("promreceiver", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     def ingest_spans() -> None:
         for b in bodies:
             receiver.handle_http("/v1/traces", b, PROTOBUF)
+        with store.lock:
+            store.flush()  # aggregation is batched: count all of it, not only what ran so far
 
     mbodies, points = metric_bodies(args.sources)
 
