@@ -53,13 +53,17 @@ def register_generator(kind: str, generator: Generator) -> None:
     GENERATORS[kind] = generator
 
 
-def cli_generator(argv_prefix: Sequence[str], spec_flag: str = "", output_flag: str = "-o") -> Generator:
-    """A generator that runs `llmslo <argv_prefix> [spec_flag] SPECS... <output_flag> TMP` and reads
-    back every file it wrote."""
+def cli_generator(argv_prefix: Sequence[str], spec_flag: str = "", output_flag: str = "-o",
+                  repeat_flag: bool = False) -> Generator:
+    """A generator that runs `llmslo <argv_prefix> [spec_flag] SPECS... <output_flag> TMP` (with
+    ``repeat_flag``: `spec_flag SPEC` once per spec) and reads back every file it wrote."""
 
     def generate(specs: Sequence[str], args: Sequence[str]) -> Mapping[str, str]:
         with tempfile.TemporaryDirectory(prefix="slo-lint-drift-") as tmp:
-            spec_args = ([spec_flag] if spec_flag and specs else []) + list(specs)
+            if repeat_flag and spec_flag:
+                spec_args = [arg for spec in specs for arg in (spec_flag, spec)]
+            else:
+                spec_args = ([spec_flag] if spec_flag and specs else []) + list(specs)
             argv = [sys.executable, "-m", "slo.cli", *argv_prefix, *spec_args, *args, output_flag, tmp]
             try:
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=GENERATOR_TIMEOUT_S,
@@ -113,7 +117,7 @@ def _rules_in_process(specs: Sequence[str], args: Sequence[str]) -> Mapping[str,
 BUILTIN_CLI: dict[str, Generator] = {
     "dashboards": cli_generator(["dashboards", "generate"], spec_flag="--slo"),
     "rules": _rules_in_process,
-    "collector": cli_generator(["collector", "config"]),
+    "collector": cli_generator(["collector", "config"], spec_flag="--slo-spec", repeat_flag=True),
 }
 
 
