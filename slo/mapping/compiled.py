@@ -6,13 +6,15 @@ the first scrape of a shape runs the ordinary path (`parse_exposition`, `map_to_
 `Continuity.apply`, `write_exposition`) and a plan is compiled from it: which value slot of the
 body feeds which canonical sample (with which unit scale), which checks the values must pass
 for the ordinary path to have taken the same branches, and the output text around each value.
-Later scrapes of the same shape split the body into text and values with one regex, compare the
-text with the plan's, convert the values and fill them in.
+Later scrapes of the same shape split the body into lines, compare the comment lines whole and
+check that each sample line starts with its head, convert the kept values and fill them in.
 
 The plan never decides anything the ordinary path would decide differently:
 - it is built by running the ordinary mapper itself on values that remember their slot
   (`_Traced`), so it records the mapper's data flow rather than re-implementing it;
-- it is used only when the body's text outside the values is identical, every value is a
+- it is used only when the body's text outside the values is identical (the value of a line
+  the parser skips by name, python_gc_* say, may be anything: the parser never reads past a
+  skipped line's name, and no `keep` prefix can reach past a head), every value is a
   number the parser accepts, no histogram child would be rejected and no counter is negative or
   NaN; anything else (an error, a new series, a reset layout) takes the ordinary path;
 - it is checked at build time: its output on the body it was built from must equal the
@@ -26,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
-from operator import itemgetter, le
+from operator import getitem, itemgetter, le
 from typing import TypeVar
 
 from slo.catalog import Instrument, SourceKind, get
@@ -42,8 +44,8 @@ __all__ = ["CompiledScraper", "PlanOutcome"]
 _T = TypeVar("_T")
 
 _HEAD = itemgetter(0)
-_TAIL = itemgetter(2)
 _RPARTITION = str.rpartition
+_STARTSWITH = str.startswith
 _SPACES = repeat(" ")
 
 
@@ -100,9 +102,9 @@ class PlanOutcome:
 
 class _Plan:
     __slots__ = (
-        "_blocks", "_count_checks", "_counter_ranks", "_epoch_rank", "_family_shapes", "_fixed", "_fixed_lines",
-        "_heads", "_hist_checks", "_lines", "_meta", "_nlines", "_ranks", "_scaled", "_source", "notes", "schema",
-        "skeleton", "state",
+        "_blocks", "_count_checks", "_counter_ranks", "_cuts", "_epoch_rank", "_family_shapes", "_fixed",
+        "_fixed_lines", "_hist_checks", "_kept", "_lines", "_meta", "_nlines", "_prefixes", "_scaled", "_source",
+        "notes", "schema", "skeleton", "state",
     )
 
     def __init__(
@@ -133,40 +135,47 @@ class _Plan:
         self._fixed_lines = tuple(text_values)
         lines = [i for i in range(len(skeleton)) if i not in fixed]
         self._lines = _getter(lines)
-        self._heads = [skeleton[i] for i in lines]
-        at = {line: index for index, line in enumerate(lines)}
-        self._ranks = _getter([at[slot] for slot in sample_slots])
+        # A sample line matches when it starts with its head and a space. For a kept line the
+        # rest is its value, which must hold no space (else the head would end later); a line
+        # the parser skips (its name matches no `keep` prefix, which holds no space, so no longer
+        # head can match one either) may end in anything: the parser never reads past the name.
+        self._prefixes = tuple(skeleton[i] + " " for i in lines)
+        self._kept = _getter(sample_slots)
+        self._cuts = tuple(slice(len(skeleton[slot]) + 1, None) for slot in sample_slots)
         self._source = _getter(source)
         self._scaled = scaled
         self._hist_checks = [_getter(list(c)) for c in hist_checks]
         self._count_checks = count_checks
         self._counter_ranks = _getter(counter_ranks)
-        self._epoch_rank = None if epoch_rank is None else at[epoch_rank]
+        self._epoch_rank = None if epoch_rank is None else sample_slots.index(epoch_rank)
         self._family_shapes = family_shapes
-        self._blocks = [(name, pieces, _getter(positions)) for name, pieces, positions in blocks]
+        # Each block also as one %-format string: `fmt % values` is `repr` of each value between
+        # the pieces, in one C-level call.
+        self._blocks = [
+            (name, "%r".join([p.replace("%", "%%") for p in pieces]), pieces, _getter(positions))
+            for name, pieces, positions in blocks
+        ]
         self._meta = len(counter_ranks)
         self.state = state
         self.notes = notes
         self.schema = schema
 
-    def match(self, lines: list[str]) -> Parts | None:
-        """The sample lines split at their last space, if `lines` have exactly this plan's text
-        outside the values; else None."""
+    def match(self, lines: list[str]) -> tuple[str, ...] | None:
+        """The kept sample lines' value texts, if `lines` have exactly this plan's text outside
+        the values (see `__init__` for lines the parser skips); else None."""
         if len(lines) != self._nlines or self._fixed(lines) != self._fixed_lines:
             return None
-        parts = list(map(_RPARTITION, self._lines(lines), _SPACES))
-        if list(map(_HEAD, parts)) != self._heads:
+        if not all(map(_STARTSWITH, self._lines(lines), self._prefixes)):
             return None
-        return parts
+        return tuple(map(getitem, self._kept(lines), self._cuts))
 
-    def values(self, parts: Parts) -> list[float] | None:
+    def values(self, texts: tuple[str, ...]) -> list[float] | None:
         """The body's numbers as the mapper would produce them, or None if the ordinary path
         would branch differently (an unparseable value, a histogram or counter it rejects).
-        `parts`: what `match` returned."""
-        texts = tuple(map(_TAIL, self._ranks(parts)))
+        `texts`: what `match` returned."""
         joined = "".join(texts)
-        if not joined.isascii() or "_" in joined:
-            return None  # the parser rejects these; let it say so
+        if not joined.isascii() or "_" in joined or " " in joined:
+            return None  # a space: the value is not the line's last word; the others the parser rejects
         try:
             numbers = list(map(float, texts))
         except ValueError:
@@ -190,13 +199,17 @@ class _Plan:
             out[position] = v
         return out
 
-    def epoch(self, parts: Parts) -> float | None:
-        return None if self._epoch_rank is None else float(parts[self._epoch_rank][2])
+    def epoch(self, texts: tuple[str, ...]) -> float | None:
+        return None if self._epoch_rank is None else float(texts[self._epoch_rank])
 
     def render(self, values: list[float]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for name, pieces, positions in self._blocks:
-            texts = _format(positions(values))
+        for name, fmt, pieces, positions in self._blocks:
+            numbers = positions(values)
+            if _plain(numbers):
+                out.append((name, fmt % numbers))
+                continue
+            texts = list(map(format_float, numbers))
             parts: list[str] = [""] * (2 * len(texts) + 1)
             parts[0::2] = pieces
             parts[1::2] = texts
@@ -231,15 +244,14 @@ class _Plan:
         )
 
 
-def _format(values: tuple[float, ...]) -> list[str]:
-    """`format_float` of each value. It equals `repr` for every finite value below 1e6 (Go's
-    exponent form starts there), so a block whose sum is finite (no NaN or infinity) and whose
-    maximum is below 1e6 is formatted by the C-level `repr`."""
-    if values:
-        total = sum(values)
-        if total - total == 0.0 and max(values) < 1e6:
-            return list(map(repr, values))
-    return list(map(format_float, values))
+def _plain(values: tuple[float, ...]) -> bool:
+    """Whether `format_float` of each value is its `repr`: true for every finite value below 1e6
+    (Go's exponent form starts there), so for a block whose sum is finite (no NaN or infinity)
+    and whose maximum is below 1e6."""
+    if not values:
+        return True
+    total = sum(values)
+    return total - total == 0.0 and max(values) < 1e6
 
 
 def _getter(indices: list[int]) -> Callable[[list[_T]], tuple[_T, ...]]:
@@ -367,6 +379,8 @@ class CompiledScraper:
         applied: tuple[MetricFamily, ...],
     ) -> _Plan:
         keep = self._keep
+        if any(not p or any(c.isspace() for c in p) for p in keep):
+            raise _NoPlan  # `match` relies on no kept name reaching past a line's head
         slots = [tail for _, _, tail in parts]
         text_slots: list[int] = []
         sample_slots: list[int] = []

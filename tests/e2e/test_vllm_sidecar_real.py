@@ -4,18 +4,12 @@ the client saw, exactly."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.real_vllm import CompletionResult, VllmServer, stream_chat_completion, stream_completion
-
-from exporters.pipeline import VLLM
-from exporters.server import make_server, serve_in_thread
-from exporters.sidecar import Sidecar, scrape_collector
-from exporters.upstream import Upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -39,20 +33,9 @@ def total(series: Series, name: str, **match: str) -> float:
 
 
 @pytest.fixture
-def sidecar_url(real_vllm: VllmServer) -> Iterator[str]:
-    upstream = Upstream(real_vllm.metrics_url, timeout=5.0)
-    sidecar = Sidecar(
-        "vllm",
-        scrape_collector(VLLM, upstream.fetch, extra_labels=(("namespace", "e2e"), ("pod", "vllm-0"))),
-        target=real_vllm.metrics_url,
-        min_interval=0.0,
-    )
-    server = make_server("127.0.0.1", 0, sidecar.render)
-    serve_in_thread(server)
-    yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    server.shutdown()
-    server.server_close()
-    upstream.close()
+def sidecar_url(vllm_sidecar: str) -> str:
+    """The shared sidecar (tests/conftest.py) adds namespace=e2e, pod=vllm-0 to every SLI."""
+    return f"http://{vllm_sidecar}/metrics"
 
 
 def wait_for(predicate: object, timeout: float = 30.0) -> None:

@@ -71,7 +71,9 @@ def capture_lines(name: str) -> tuple[str, ...]:
 
 
 CAPTURES = ("metrics-after-21-requests.prom", "metrics-after-load.prom", "metrics-idle-after-1-request.prom")
-WEIRD_VALUES = st.sampled_from(["NaN", "+Inf", "-Inf", "-1.0", "-0.0", "1_0", "١", "0x1", "", "1e400", "abc"])
+WEIRD_VALUES = st.sampled_from(
+    ["NaN", "+Inf", "-Inf", "-1.0", "-0.0", "1_0", "١", "0x1", "", "1e400", "abc", " 1", "1 ", "1 1700000000000", "\t1"]
+)
 
 
 def _samples(lines: list[str], prefix: str = "vllm:") -> list[int]:
@@ -92,7 +94,7 @@ def step(draw: st.DrawFn, lines: list[str]) -> list[str]:
     out = list(lines)
     kind = draw(
         st.sampled_from(["grow", "grow", "grow", "same", "reset", "restart", "relabel", "drop", "add", "value",
-                         "capture"])
+                         "capture", "ignored", "ignored", "ignored_meta", "ignored_new"])
     )
     samples = _samples(out)
     if kind == "grow":  # a busy engine: everything scaled up keeps histograms consistent
@@ -119,7 +121,37 @@ def step(draw: st.DrawFn, lines: list[str]) -> list[str]:
         out[i] = f"{head} {value}"
     elif kind == "capture":
         out = list(capture_lines(draw(st.sampled_from(CAPTURES))))
+    elif kind == "ignored":  # a line the mapper skips (python_gc_*, http_*, ...): anything after its name
+        ignored = _ignored(out)
+        if ignored:
+            i = draw(st.sampled_from(ignored))
+            head, _, _ = out[i].rpartition(" ")
+            out[i] = f"{head} {draw(IGNORED_TAILS)}"
+    elif kind == "ignored_meta":  # HELP/TYPE of a skipped family changed, or a comment-like line
+        comments = [i for i, line in enumerate(out) if line.startswith("#") and not _kept_meta(line)]
+        if comments:
+            i = draw(st.sampled_from(comments))
+            line = out[i]
+            out[i] = draw(st.sampled_from([line + " more", line.replace("# ", "#", 1), line.replace("counter", "gauge"),
+                                           "# just a comment", " " + line, line[:7]]))
+    elif kind == "ignored_new":  # a new line among the skipped ones
+        i = draw(st.integers(0, len(out)))
+        out.insert(i, draw(st.sampled_from(["python_new_total 1", "# HELP python_new x", "# TYPE python_new gauge",
+                                            " vllm:num_requests_running 3", "process_start_time_seconds 5.0", ""])))
     return out
+
+
+IGNORED_TAILS = st.one_of(
+    WEIRD_VALUES, st.sampled_from(["1 2", "1 1700000000000", "a b c", " ", "1\t2", "{x=\"y\"} 1"])
+)
+
+
+def _kept_meta(line: str) -> bool:
+    return any(line.startswith(f"# {word} {p}") for word in ("HELP", "TYPE") for p in VLLM.keep)
+
+
+def _ignored(lines: list[str]) -> list[int]:
+    return [i for i, line in enumerate(lines) if line and line[0] != "#" and not line.startswith(VLLM.keep)]
 
 
 @st.composite
@@ -153,6 +185,19 @@ def test_plan_is_used_for_a_busy_engine_and_for_an_idle_one() -> None:
     for factor in (1.0, 2.0, 3.0, 3.0, 4.0):
         pair.scrape("\n".join(_scaled(line, factor) if i in samples else line for i, line in enumerate(lines)) + "\n")
     assert pair.planned == 4  # the first scrape of a shape runs the ordinary path and builds the plan
+
+
+def test_plan_answers_when_only_skipped_lines_change() -> None:
+    """Lines the parser skips by name (python_gc_*, http_*, ...) may say anything after their
+    name: the plan still answers, and answers what the ordinary path does."""
+    pair = Pair(VLLM)
+    lines = list(capture_lines(CAPTURES[0]))
+    ignored = _ignored(lines)
+    assert ignored
+    for n, tail in enumerate(("1.0", "2.0", "x y", "NaN 17", "")):
+        body = [f"{line.rpartition(' ')[0]} {tail}" if i in ignored else line for i, line in enumerate(lines)]
+        pair.scrape("\n".join(body) + "\n")
+        assert pair.planned == n
 
 
 def test_plan_matches_ordinary_path_on_dcgm() -> None:
