@@ -73,7 +73,7 @@ class DemoConfig:
         """The e2e test's demo: the same story in about 3 minutes of load."""
         return replace(
             cls(out_dir=out_dir),
-            phases=(Phase("calm", 35, 2), Phase("overload", 75, 48), Phase("recovery", 70, 1)),
+            phases=(Phase("calm", 35, 2), Phase("overload", 75, 32), Phase("recovery", 70, 1)),
             live_view=False,
         )
 
