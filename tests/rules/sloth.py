@@ -22,8 +22,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from support.captures import SHARED_FIXTURES
+
 REPO = Path(__file__).resolve().parents[2]
-SLOTH_ANCHOR = REPO.parent / "shared" / "reference" / "anchors" / "sloth" / "examples" / "_gen" / "getting-started.yml"
+SLOTH_ANCHOR = SHARED_FIXTURES.parent / "reference" / "anchors" / "sloth" / "examples" / "_gen" / "getting-started.yml"
 SLOTH_ALERT = "MyServiceHighErrorRate"
 TTFT = "gen_ai_server_time_to_first_token_seconds"
 

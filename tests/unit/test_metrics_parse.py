@@ -4,15 +4,15 @@ compared line for line with prometheus_client's own parser."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support.captures import SHARED_FIXTURES
 
 from slo.metrics.model import MetricFamily, MetricType, Sample, make_labels
 from slo.metrics.parse import ParseErrorKind, ParseResult, clear_cache, parse_exposition
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 """Real captures live in the project's shared/ folder, a sibling of the repository (also in CI)."""
 
 VLLM_FIXTURES = (
