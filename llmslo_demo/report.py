@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from llmslo_demo.compare import Check, count_check, quantile_check
+from llmslo_demo.compare import Check, count_check, distribution_check, quantile_check
 from llmslo_demo.load import RequestRecord
 from llmslo_demo.promapi import PromAPI
 from slo.catalog import get
@@ -62,6 +62,7 @@ def sli_checks(prom: PromAPI, records: Sequence[RequestRecord], at: float) -> li
                     _total(prom, f'{engine_out}{{job="llmslo-collector"}}', at), out_tokens),
     ]
     if client_ttft:
+        checks.append(distribution_check("TTFT distribution (proxy histogram)", buckets, client_ttft))
         checks += [quantile_check(f"TTFT p{int(q * 100)} (proxy histogram)", buckets, client_ttft, q)
                    for q in (0.5, 0.99)]
     return checks

@@ -1,4 +1,5 @@
-"""The demo report's checks: a quantile is judged by its bucket, counts by equality."""
+"""The demo report's checks. Counts are judged by equality; latencies by the model in
+`llmslo_demo.compare`: the client's TTFT is the proxy's plus a non-negative overhead."""
 
 from __future__ import annotations
 
@@ -7,9 +8,20 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmslo_demo.compare import count_check, nearest_rank, quantile_bucket, quantile_check
+from llmslo_demo.compare import (
+    MAX_CLIENT_LAG_S,
+    client_faster_at,
+    count_check,
+    distribution_check,
+    lag_needed,
+    nearest_rank,
+    quantile_bucket,
+    quantile_check,
+)
 
-BOUNDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, math.inf)
+BOUNDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, math.inf)
+
+latencies = st.lists(st.floats(min_value=0.0, max_value=10.0), min_size=1, max_size=200)
 
 
 def cumulative(values: list[float]) -> dict[float, float]:
@@ -17,25 +29,60 @@ def cumulative(values: list[float]) -> dict[float, float]:
 
 
 def test_quantile_bucket_finds_the_bucket_holding_the_rank() -> None:
-    buckets = cumulative([0.02, 0.03, 0.2, 0.3, 3.0])
+    buckets = cumulative([0.02, 0.03, 0.2, 0.3, 30.0])
     assert quantile_bucket(buckets, 0.5) == (0.1, 0.25)
-    assert quantile_bucket(buckets, 0.99) == (2.5, math.inf)
+    assert quantile_bucket(buckets, 0.99) == (5.0, math.inf)
     assert quantile_bucket(buckets, 0.2) == (0.01, 0.05)
 
 
-@given(st.lists(st.floats(min_value=0.0, max_value=10.0), min_size=1, max_size=200),
-       st.sampled_from([0.5, 0.9, 0.99]))
+@given(latencies, st.sampled_from([0.5, 0.9, 0.99]))
 def test_the_clients_own_quantile_always_lies_in_the_histograms_bucket(values: list[float], q: float) -> None:
-    check = quantile_check("ttft", cumulative(values), values, q)
+    check = quantile_check("ttft", cumulative(values), values, q, max_lag=0.0)
     assert check.ok, check
     lower, upper = quantile_bucket(cumulative(values), q)
     assert lower < nearest_rank(values, q) <= upper or (lower == 0.0 and nearest_rank(values, q) == 0.0)
 
 
-def test_a_quantile_off_by_a_bucket_is_caught() -> None:
-    values = [0.02] * 50 + [0.3] * 50
-    slow = [v + 1.0 for v in values]
-    assert not quantile_check("ttft", cumulative(values), slow, 0.5).ok
+@given(latencies, st.data())
+def test_a_client_that_is_the_proxy_plus_a_bounded_overhead_passes_every_check(
+    proxy: list[float], data: st.DataObject
+) -> None:
+    lags = data.draw(st.lists(st.floats(min_value=0.0, max_value=MAX_CLIENT_LAG_S),
+                              min_size=len(proxy), max_size=len(proxy)))
+    client = [p + d for p, d in zip(proxy, lags, strict=True)]
+    buckets = cumulative(proxy)
+    assert client_faster_at(buckets, client) == []
+    assert lag_needed(buckets, client) <= max(lags) + 1e-9
+    assert distribution_check("ttft", buckets, client).ok
+    for q in (0.5, 0.99):
+        assert quantile_check("ttft", buckets, client, q).ok
+
+
+def test_the_lag_needed_is_the_largest_shift_across_a_bound() -> None:
+    proxy = [0.04, 0.2, 0.2, 3.0]
+    client = [0.041, 0.2, 0.33, 3.2]  # one request read 0.13 s late, across the 0.25 bound
+    assert lag_needed(cumulative(proxy), client) == 0.33 - 0.25
+
+
+def test_a_client_faster_than_the_histogram_is_caught_exactly() -> None:
+    proxy = [0.2, 0.3, 0.3, 3.0]
+    client = [0.2, 0.24, 0.3, 3.0]  # 0.24 s at the client, but the proxy measured more than 0.25 s
+    assert client_faster_at(cumulative(proxy), client) == [0.25]
+    check = distribution_check("ttft", cumulative(proxy), client)
+    assert not check.ok and "0.25" in check.client
+
+
+def test_a_proxy_that_misses_the_queueing_time_is_caught() -> None:
+    queued = [2.0, 3.0, 4.0, 4.5]
+    proxy_without_queue = [0.05, 0.06, 0.07, 0.08]
+    check = distribution_check("ttft", cumulative(proxy_without_queue), queued)
+    assert not check.ok
+    assert not quantile_check("ttft", cumulative(proxy_without_queue), queued, 0.5).ok
+
+
+def test_more_histogram_observations_than_client_values_need_an_infinite_lag() -> None:
+    assert lag_needed(cumulative([0.1, 0.2, 0.3]), [0.1, 0.2]) == math.inf
+    assert not distribution_check("ttft", cumulative([0.1, 0.2, 0.3]), [0.1, 0.2]).ok
 
 
 def test_counts_must_be_equal() -> None:

@@ -32,6 +32,7 @@ def test_short_demo_pages_during_the_overload_and_resolves_after(tmp_path: Path)
     assert not bad, bad
     names = {c.name for c in result.report.checks}
     assert {"output tokens (proxy)", "output tokens (engine, collector from spans)", "TTFT p50 (proxy histogram)",
+            "TTFT distribution (proxy histogram)",
             "TTFT p99 (proxy histogram)"} <= names
     assert result.report.png.stat().st_size > 10_000
     assert "SLO report" in result.report.html.read_text()
