@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
+from llmslo_demo.compare import Check
 from llmslo_demo.config import DemoConfig, Phase
 from llmslo_demo.load import RequestRecord, run_load
 from llmslo_demo.promapi import PromAPI, alertmanager_alerts
@@ -20,6 +21,7 @@ from llmslo_demo.webhook import WebhookSink
 
 PAGE_ALERT = "LLMSLODemoBurnPage"
 RESOLVE_WAIT_S = 120.0
+SETTLE_MAX_S = 30.0
 
 
 @dataclass
@@ -57,6 +59,22 @@ def _page_resolved(sink: WebhookSink, am_url: str) -> bool:
     return not firing and resolved
 
 
+def _settled_checks(prom: PromAPI, records: list[RequestRecord], cfg: DemoConfig) -> tuple[float, list[Check]]:
+    """The report's checks once the last observations have reached Prometheus.
+
+    The last spans leave vLLM on its exporter's timer and every source is scraped on its own
+    interval, so the counts arrive a few seconds apart. Counts only grow, so waiting until they
+    agree with the load generator's (or SETTLE_MAX_S has passed, and the mismatch is reported)
+    loses nothing: a pipeline that drops data still fails."""
+    deadline = time.monotonic() + SETTLE_MAX_S
+    while True:
+        time.sleep(cfg.scrape_interval_s)
+        at = time.time()
+        checks = sli_checks(prom, records, at)
+        if all(c.ok for c in checks) or time.monotonic() > deadline:
+            return at, checks
+
+
 def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
     sink = WebhookSink().start()
     result = DemoResult(records=[])
@@ -87,10 +105,8 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
                     while time.monotonic() < deadline and not _page_resolved(sink, stack.endpoints.alertmanager):
                         view.refresh()
                         time.sleep(2.0)
-                time.sleep(3 * cfg.scrape_interval_s)
-                at = time.time()
+                at, checks = _settled_checks(prom, result.records, cfg)
                 result.notifications = sink.events()
-                checks = sli_checks(prom, result.records, at)
                 png, page = cfg.out_dir / "slo-report.png", cfg.out_dir / "slo-report.html"
                 render_png(prom, load_start, at, png, result.phases)
                 render_html(page, png, checks, result.notifications, load_start)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 from support.real_vllm import VllmServer, VllmUnavailableError, start_vllm
 
 from exporters.pipeline import VLLM
@@ -17,6 +18,11 @@ from exporters.upstream import Upstream
 
 # scripts/test sets this so that a real-component test can never pass by being skipped.
 REQUIRE_REAL_ENV = "LLMSLO_REQUIRE_REAL"
+
+# No per-example deadline: on a 2-vCPU CI machine a process is sometimes descheduled for most of a
+# second, and hypothesis would report that stall as a flaky test. Speed is measured in bench/.
+settings.register_profile("llmslo", deadline=None)
+settings.load_profile("llmslo")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

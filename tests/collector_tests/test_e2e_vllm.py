@@ -34,8 +34,10 @@ class Traced:
         ingest = service.receiver.traces.ingest
 
         def recording(body: bytes):  # type: ignore[no-untyped-def]
+            # Ingested first: a test that sees the request listed may read the store at once.
+            result = ingest(body)
             self.requests.append(ExportTraceServiceRequest.FromString(body))
-            return ingest(body)
+            return result
 
         service.receiver.traces.ingest = recording  # type: ignore[method-assign]
 

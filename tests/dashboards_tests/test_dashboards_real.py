@@ -140,6 +140,7 @@ class Loaded:
     prom_started: float
     load_started: float
     requests: int
+    at: float  # every query is evaluated here
 
 
 def _onto_vllm_pod() -> list[dict[str, Any]]:
@@ -193,7 +194,21 @@ def loaded(real_vllm: VllmServer, vllm_sidecar: str, gpu_sidecar: str, proxy: Pr
         for slo in slos:  # every SLO's rules evaluated over the load
             prom.wait_for(f'{cv.error_ratio(cv.BASE_WINDOW_S)}{{{cv.SLO_LABEL}="{slo.name}"}} >= 0')
         time.sleep(2.0)  # and a couple more, so every rate window ends after the load
-        yield Loaded(prom, prom_started, started, len(prompts))
+        yield Loaded(prom, prom_started, started, len(prompts), _healthy_instant(prom))
+
+
+def _healthy_instant(prom: PrometheusServer, timeout: float = 30.0) -> float:
+    """A recent time at which every target's last scrapes succeeded. A scrape that times out on a
+    loaded machine leaves staleness markers, and an instant query then finds no data for a second;
+    queries evaluated here cannot meet that gap. Bounded: after `timeout` the latest time is used
+    and a real outage still shows up as missing data."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at = time.time() - 2.0  # every scrape that started before this has finished (1 s timeout)
+        ups = prom.query("min_over_time(up[3s])", at)
+        if (ups and all(float(s["value"][1]) == 1.0 for s in ups)) or time.monotonic() > deadline:
+            return at
+        time.sleep(1.0)
 
 
 def _engine_total(sidecar: str) -> float:
@@ -202,8 +217,8 @@ def _engine_total(sidecar: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
 
 
-def _unavailable_slis(prom: PrometheusServer) -> set[str]:
-    return {s["metric"]["sli"] for s in prom.query('llmslo_sli_mapping_info{fidelity="unavailable"}')}
+def _unavailable_slis(prom: PrometheusServer, at: float) -> set[str]:
+    return {s["metric"]["sli"] for s in prom.query('llmslo_sli_mapping_info{fidelity="unavailable"}', at)}
 
 
 def _metrics_of(expr: str) -> set[str]:
@@ -217,13 +232,13 @@ BOARDS = {b["uid"]: b for b in all_boards()}
 def test_every_query_returns_data(loaded: Loaded, uid: str) -> None:
     board = BOARDS[uid]
     values = variable_defaults(board, CHECK_WINDOW)
-    unavailable = _unavailable_slis(loaded.prom)
+    unavailable = _unavailable_slis(loaded.prom, loaded.at)
     assert {"gpu_sm_active", "gpu_sm_occupancy"} <= unavailable  # what the capture lacks, said by the sidecar
     failures: list[str] = []
     checked = 0
     for panel, target in queries(board):
         expr = expand(target["expr"], values)
-        result = loaded.prom.query(expr)  # raises on any PromQL error
+        result = loaded.prom.query(expr, loaded.at)  # raises on any PromQL error
         where = f"{panel['title']} [{target['refId']}]"
         lacking = _metrics_of(expr) & unavailable
         if lacking:
@@ -238,7 +253,8 @@ def test_every_query_returns_data(loaded: Loaded, uid: str) -> None:
     if failures:  # what Prometheus holds for the metrics involved, to tell a query bug from missing data
         for key in sorted({k for f in failures for k in _metrics_of(f)}):
             name = get(key).prom_name + ("_count" if get(key).boundaries else "")
-            failures.append(f"  {name}: {loaded.prom.query(name)}\n  rate: {loaded.prom.query(f'rate({name}[1m])')}")
+            failures.append(f"  {name}: {loaded.prom.query(name, loaded.at)}\n"
+                            f"  rate: {loaded.prom.query(f'rate({name}[1m])', loaded.at)}")
     assert not failures, "\n".join(failures)
     assert checked > 0
 
@@ -249,7 +265,7 @@ def test_dashboard_renders_from_real_results(loaded: Loaded, uid: str, update_go
     board = BOARDS[uid]
     out = (DOCS_PNG if update_golden else tmp_path) / f"{uid}.png"
     prom = Prometheus(loaded.prom.url)
-    end = time.time()
+    end = loaded.at
     try:
         drawn = render_png(board, prom, variable_defaults(board, PNG_WINDOW), out,
                            start=loaded.prom_started, end=end, step=1.0,

@@ -240,7 +240,7 @@ def test_push_delivers_canonical_slis(receiver: Receiver) -> None:
     finally:
         started = time.monotonic()
         pusher.shutdown()
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 4.0
     assert pusher.exports >= 1
     assert pusher.failures == 0
     request = receiver.store.last()
@@ -312,7 +312,7 @@ def test_unreachable_endpoint_is_counted_not_raised(
             started = time.monotonic()
             pusher.shutdown()
             elapsed = time.monotonic() - started
-    assert elapsed < 2.0
+    assert elapsed < 4.0
     assert pusher.exports == 0
     ours = [r for r in caplog.records if r.name == "llmslo.exporter.otlp"]
     assert len([r for r in ours if r.levelno >= logging.WARNING]) == 1, "logged once, then DEBUG"
@@ -330,7 +330,7 @@ def test_shutdown_interrupts_retry_backoff(protocol: str, closed_port: int) -> N
     time.sleep(0.3)  # inside the first export's retry backoff by now
     started = time.monotonic()
     pusher.shutdown()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0
     assert pusher.exports == 0
 
 
@@ -343,7 +343,7 @@ def test_snapshot_errors_are_caught() -> None:
     assert pusher.failures == 1
     started = time.monotonic()
     pusher.shutdown()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0
 
 
 def test_visible_reset_gets_a_new_start_time() -> None:

@@ -60,6 +60,9 @@ def test_rules_evaluate_on_a_real_vllm(real_vllm: VllmServer, vllm_sidecar: str,
         for group, record in records:
             slo = group.removeprefix("llmslo-slo-")
             prom.wait_for(f'{{__name__="{record}",slo="{slo}"}}', timeout=30)
+        # The record appears with the first evaluation; its rate is non-zero once a scrape has seen
+        # the requests (bounded wait: a rate that stays 0 still fails).
+        prom.wait_for('llmslo_slo:events:rate5m{slo="e2e-ttft"} > 0')
         ttft = prom.values('llmslo_slo:events:rate5m{slo="e2e-ttft"}')
         assert len(ttft) == 1 and next(iter(ttft)) == (
             ("__name__", "llmslo_slo:events:rate5m"), ("model_name", real_vllm.model), ("slo", "e2e-ttft"))

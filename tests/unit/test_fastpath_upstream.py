@@ -154,7 +154,7 @@ def test_body_until_close_without_length() -> None:
 )
 def test_bad_answers_have_a_kind(answer: bytes, kind: str) -> None:
     with scripted(lambda conn, _: conn.sendall(answer) is not None) as (url, _):
-        upstream = Upstream(url, timeout=1.0, max_bytes=1000)
+        upstream = Upstream(url, timeout=5.0, max_bytes=1000)
         try:
             got = upstream.fetch()
         finally:
@@ -169,7 +169,7 @@ def test_unsupported_url_is_a_connect_error() -> None:
 
 def test_recovers_after_a_failure_on_the_fake_upstream() -> None:
     with fake_upstream(BODY) as fake:
-        upstream = Upstream(fake.url, timeout=1.0)
+        upstream = Upstream(fake.url, timeout=5.0)
         try:
             assert isinstance(upstream.fetch(), Fetched)
             fake.serve(BODY, chunked=True)
