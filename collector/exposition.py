@@ -13,11 +13,8 @@ from typing import Final
 
 from collector.points import Exemplar, HistogramPoint, MetricSnapshot, ScalarPoint, Snapshot
 from slo.catalog import Instrument
-from slo.metrics.model import Labels, MetricFamily, MetricType, Sample, make_labels
-from slo.metrics.write import format_float, write_exposition
-
-TEXT_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+from slo.metrics.model import MetricFamily, MetricType, Sample, make_labels
+from slo.metrics.write import escape_label_value, format_float, render_labels, write_exposition
 
 _TYPE: Final = {
     Instrument.COUNTER: MetricType.COUNTER,
@@ -56,16 +53,6 @@ def render_text(snapshot: Snapshot) -> str:
     return write_exposition(to_families(snapshot))
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels)) + "}"
-
-
 def _exemplar(e: Exemplar) -> str:
     seconds = e.time_ns / 1e9
     return (f' # {{trace_id="{e.trace_id.hex()}",span_id="{e.span_id.hex()}"}} '
@@ -76,20 +63,20 @@ def _openmetrics_lines(metric: MetricSnapshot) -> Iterable[str]:
     name = metric.prom_name
     family = name[: -len("_total")] if metric.instrument is Instrument.COUNTER and name.endswith("_total") else name
     yield f"# TYPE {family} {_TYPE[metric.instrument].value}"
-    yield "# HELP {} {}".format(family, metric.help.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"'))
+    yield f"# HELP {family} {escape_label_value(metric.help)}"
     for point in metric.points:
         if isinstance(point, HistogramPoint):
             exemplars = dict(point.exemplars)
             for i, (le, cumulative) in enumerate(cumulative_buckets(point)):
-                labels = _labels((*point.labels, ("le", le)))
+                labels = render_labels((*point.labels, ("le", le)))
                 tail = _exemplar(exemplars[i]) if i in exemplars else ""
                 yield f"{name}_bucket{labels} {cumulative}{tail}"
-            yield f"{name}_count{_labels(point.labels)} {point.count}"
-            yield f"{name}_sum{_labels(point.labels)} {format_float(point.sum)}"
+            yield f"{name}_count{render_labels(point.labels)} {point.count}"
+            yield f"{name}_sum{render_labels(point.labels)} {format_float(point.sum)}"
         else:
             assert isinstance(point, ScalarPoint)
             suffix = "_total" if metric.instrument is Instrument.COUNTER else ""
-            yield f"{family}{suffix}{_labels(point.labels)} {format_float(point.value)}"
+            yield f"{family}{suffix}{render_labels(point.labels)} {format_float(point.value)}"
 
 
 def render_openmetrics(snapshot: Snapshot) -> str:
@@ -99,6 +86,3 @@ def render_openmetrics(snapshot: Snapshot) -> str:
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
-
-def wants_openmetrics(accept: str) -> bool:
-    return "application/openmetrics-text" in accept

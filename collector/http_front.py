@@ -12,14 +12,9 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from collector.exposition import (
-    OPENMETRICS_CONTENT_TYPE,
-    TEXT_CONTENT_TYPE,
-    render_openmetrics,
-    render_text,
-    wants_openmetrics,
-)
+from collector.exposition import render_openmetrics, render_text
 from collector.receiver import Receiver, Reply
+from slo.metrics.write import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, wants_openmetrics
 
 logger = logging.getLogger("llmslo.collector.http")
 

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from contextlib import suppress
 from http.server import ThreadingHTTPServer
 
+from slo.metrics.write import TEXT_CONTENT_TYPE
+
 logger = logging.getLogger("llmslo.exporter.http")
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = TEXT_CONTENT_TYPE
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100

@@ -10,9 +10,9 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from exporters.proxy.exposition import CONTENT_TYPE, TEXT_CONTENT_TYPE, wants_openmetrics, write_openmetrics
+from exporters.proxy.exposition import write_openmetrics
 from exporters.proxy.recorder import Recorder
-from slo.metrics.write import write_exposition
+from slo.metrics.write import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, wants_openmetrics, write_exposition
 
 logger = logging.getLogger("llmslo.proxy.metrics")
 
@@ -20,7 +20,7 @@ logger = logging.getLogger("llmslo.proxy.metrics")
 def render(recorder: Recorder, accept: str) -> tuple[bytes, str]:
     families, exemplars = recorder.collect()
     if wants_openmetrics(accept):
-        return write_openmetrics(families, exemplars).encode(), CONTENT_TYPE
+        return write_openmetrics(families, exemplars).encode(), OPENMETRICS_CONTENT_TYPE
     return write_exposition(families).encode(), TEXT_CONTENT_TYPE
 
 

@@ -14,7 +14,25 @@ from functools import lru_cache
 
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample
 
-__all__ = ["TemplateBlock", "exposition_template", "format_float", "write_exposition"]
+__all__ = [
+    "OPENMETRICS_CONTENT_TYPE",
+    "TEXT_CONTENT_TYPE",
+    "TemplateBlock",
+    "escape_label_value",
+    "exposition_template",
+    "format_float",
+    "render_labels",
+    "wants_openmetrics",
+    "write_exposition",
+]
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+def wants_openmetrics(accept: str) -> bool:
+    """Whether a scraper's Accept header asks for OpenMetrics (Prometheus does with exemplar storage on)."""
+    return "application/openmetrics-text" in accept
 
 _INF = math.inf
 _MINUS_INF = -math.inf
@@ -47,17 +65,17 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _escape_label_value(text: str) -> str:
+def escape_label_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 @lru_cache(maxsize=65536)
-def _render_labels(labels: Labels) -> str:
+def render_labels(labels: Labels) -> str:
     if not labels:
         return ""
     # Sorted again (the model promises sorted labels, but a hand-built Sample may not keep that
     # promise and prometheus_client sorts too), so the text never depends on construction order.
-    body = ",".join(f'{k}="{_escape_label_value(v)}"' for k, v in sorted(labels))
+    body = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sorted(labels))
     return "{" + body + "}"
 
 
@@ -155,7 +173,7 @@ def exposition_template(families: list[MetricFamily]) -> list[TemplateBlock]:
             indices.sort(key=lambda i: key(family.samples[i]))
         for i in indices:
             sample = family.samples[i]
-            pieces[-1] += sample.name + _render_labels(sample.labels) + " "
+            pieces[-1] += sample.name + render_labels(sample.labels) + " "
             positions.append((f, i))
             pieces.append("\n")
         blocks.append((name, pieces, positions))
@@ -181,6 +199,6 @@ def write_exposition(families: Iterable[MetricFamily]) -> str:
             labels = sample.labels
             text = rendered.get(labels)
             if text is None:
-                text = rendered[labels] = _render_labels(labels)
+                text = rendered[labels] = render_labels(labels)
             append(sample.name + text + " " + format_float(sample.value) + "\n")
     return "".join(out)
