@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 from collector.spans import PLAN
-from slo.catalog import BY_KEY
 
 
 class GoodputConfigError(ValueError):
@@ -103,17 +102,6 @@ def load_targets(path: Path) -> tuple[GoodputSLO, ...]:
     except (OSError, yaml.YAMLError) as exc:
         raise GoodputConfigError(f"{path}: {exc}") from None
     return parse_targets(doc, str(path))
-
-
-def boundary_problems(slos: Iterable[GoodputSLO]) -> list[str]:
-    """Thresholds off the SLI's bucket grid: goodput itself is exact, but the matching latency SLO
-    could not be read from the histogram, so say so (slo-lint rejects them too)."""
-    problems: list[str] = []
-    for slo in slos:
-        for key, threshold in slo.targets:
-            if threshold not in BY_KEY[key].boundaries:
-                problems.append(f"goodput SLO {slo.name!r}: {key} threshold {threshold} is not a bucket boundary")
-    return problems
 
 
 def from_specs(paths: Iterable[str | Path]) -> tuple[GoodputSLO, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slo.catalog import Instrument, get
-from slo.metrics.write import format_float
+from slo.metrics.write import le_matcher
 
 RATE_WINDOW = "$__rate_interval"
 
@@ -78,15 +78,6 @@ def divide(numerator: str, denominator: str, on: Sequence[str] = ()) -> str:
 def mean(key: str, group: Sequence[str], filters: Sequence[str] = ENGINE_FILTERS) -> str:
     """Mean of a histogram's observations over the window: rate of the sum over rate of the count."""
     return divide(sum_rate(key, group, "_sum", filters), sum_rate(key, group, "_count", filters))
-
-
-def le_matcher(boundary: float) -> str:
-    """An `le` matcher for a boundary: the exporters write `1.0` (as prometheus_client does), Prometheus 3
-    rewrites integral values to `1`; an integral boundary matches both."""
-    text = format_float(boundary)
-    if text.endswith(".0"):
-        return f'le=~"{text[:-2]}|{text[:-2]}\\\\.0"'
-    return f'le="{text}"'
 
 
 def share_within(key: str, threshold: float, group: Sequence[str], filters: Sequence[str] = ENGINE_FILTERS,

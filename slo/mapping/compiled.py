@@ -37,7 +37,7 @@ from slo.mapping.mapper import MappingNote, MappingResult, map_to_canonical
 from slo.mapping.schema import Schema
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample
 from slo.metrics.parse import parse_exposition
-from slo.metrics.write import Position, exposition_template, format_float, write_exposition
+from slo.metrics.write import exposition_template, format_float, write_exposition
 
 __all__ = ["CompiledScraper", "PlanOutcome"]
 
@@ -91,10 +91,15 @@ class PlanOutcome:
 
     plan: _Plan
     values: list[float]  # canonical values after continuity, in plan position order
-    notes: tuple[MappingNote, ...]
-    schema: Schema
-    epoch: float | None
     blocks: list[tuple[str, str]]  # (family name, exposition text), sorted by name
+
+    @property
+    def notes(self) -> tuple[MappingNote, ...]:
+        return self.plan.notes
+
+    @property
+    def schema(self) -> Schema:
+        return self.plan.schema
 
     def families(self) -> tuple[MetricFamily, ...]:
         return self.plan.families(self.values)
@@ -326,7 +331,7 @@ class CompiledScraper:
             continuity.attach(state)
             out = plan.positions(applied)
         self._plan = plan
-        outcome = PlanOutcome(plan, out, plan.notes, plan.schema, epoch, plan.render(out))
+        outcome = PlanOutcome(plan, out, plan.render(out))
         self._last = (text, outcome)
         return outcome
 
@@ -480,7 +485,9 @@ class CompiledScraper:
         # The proof: on this very body the plan must reproduce the ordinary path byte for byte.
         matched = plan.match(["".join(p) for p in parts])
         values = None if matched is None else plan.values(matched)
-        if values is None or _text(plan.families(values)) != _text(mapped) or not plan.matches(applied):
+        if values is None or not plan.matches(applied):
+            raise _NoPlan
+        if write_exposition(plan.families(values)) != write_exposition(mapped):
             raise _NoPlan
         current = plan.positions(applied)
         if "".join(t for _, t in plan.render(current)) != write_exposition(applied):
@@ -526,14 +533,6 @@ def _rank(value: float) -> int:
     if not isinstance(value, _Traced):
         raise _NoPlan
     return value.slot
-
-
-def _positions(families: list[MetricFamily]) -> list[Position]:
-    return [(f, i) for f, family in enumerate(families) for i in range(len(family.samples))]
-
-
-def _text(families: tuple[MetricFamily, ...]) -> str:
-    return write_exposition(families)
 
 
 class _NoPlan(Exception):

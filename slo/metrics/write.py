@@ -21,6 +21,7 @@ __all__ = [
     "escape_label_value",
     "exposition_template",
     "format_float",
+    "le_matcher",
     "render_labels",
     "wants_openmetrics",
     "write_exposition",
@@ -59,6 +60,16 @@ def format_float(value: float) -> str:
         mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
         return f"{mantissa}e+{dot - 1:02d}"
     return text
+
+
+def le_matcher(boundary: float) -> str:
+    """A PromQL `le` matcher for a bucket boundary. The exporters write `le` the way
+    prometheus_client does (`0.5`, `1.0`); Prometheus 3 rewrites integral values to `1`. An
+    integral boundary matches both."""
+    text = format_float(boundary)
+    if text.endswith(".0"):
+        return f'le=~"{text[:-2]}|{text[:-2]}\\\\.0"'
+    return f'le="{text}"'
 
 
 def _escape_help(text: str) -> str:

@@ -47,6 +47,3 @@ def render_both(groups: Sequence[Group], name: str, namespace: str | None = None
     head = dump_yaml({"apiVersion": PROMETHEUS_RULE_API, "kind": "PrometheusRule", "metadata": metadata})
     return rule_file, HEADER + _source_comment(groups) + head + "spec:\n  groups:\n" + indented
 
-
-def render_prometheus_rule(groups: Sequence[Group], name: str, namespace: str | None = None) -> str:
-    return render_both(groups, name, namespace)[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slo.catalog import BY_KEY
-from slo.metrics.write import format_float
+from slo.metrics.write import format_float, le_matcher
 from slo.spec import Instance, format_duration
 
 PROXY_FAILURES = ("engine_error", "midstream_failure")
@@ -26,14 +26,6 @@ class EventExprs:
     bad: str
     total: str
 
-
-def _le(threshold: float) -> str:
-    """An `le` matcher for a boundary. The exporters write `le` the way prometheus_client does
-    (`0.5`, `1.0`); Prometheus 3 rewrites integral values to `1`. Integral thresholds match both."""
-    text = format_float(threshold)
-    if text.endswith(".0"):
-        return f'le=~"{text[:-2]}|{text[:-2]}\\\\.0"'
-    return f'le="{text}"'
 
 
 def _sum_rate(inst: Instance, selector: str, window: str) -> str:
@@ -55,7 +47,7 @@ def event_exprs(inst: Instance, window_s: int) -> EventExprs:
     if sli.kind in ("latency", "token_latency"):
         name = BY_KEY[sli.metric].prom_name
         total = _sum_rate(inst, inst.selector(f"{name}_count"), w)
-        good = _sum_rate(inst, inst.selector(f"{name}_bucket", _le(sli.threshold)), w)
+        good = _sum_rate(inst, inst.selector(f"{name}_bucket", le_matcher(sli.threshold)), w)
         return EventExprs(f"({total} - {good})", total)
     if sli.kind == "availability":
         if sli.source == "proxy":
