@@ -3,15 +3,14 @@ work (an objective of 100 %, a window Prometheus does not keep, a threshold betw
 factors that can never fire, a per-tenant series explosion).
 
 These read the raw document (so every finding has a line even when the spec does not load); the
-schema itself is checked by slo.spec's loader (see checks/spec_schema.py), and the threshold by
+schema itself is checked by slo.spec's loader (`schema_findings` below), and the threshold by
 slo.spec's shared `check_threshold`, never re-implemented here."""
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from slo.catalog import BY_KEY, Fidelity, SourceKind, Vantage
@@ -23,17 +22,11 @@ from slo.lint.durations import format_duration, parse_duration
 from slo.lint.findings import Finding
 from slo.lint.loader import Document, Path_
 from slo.lint.model import Workspace
+from slo.rules.windows import default_table
+from slo.spec import load_specs
 from slo.spec.errors import SpecError, ThresholdError
 from slo.spec.threshold import check_threshold
 
-# SRE workbook table 5-8 (30-day budget): the windows slo.rules uses when a spec sets none.
-DEFAULT_WINDOWS: tuple[tuple[str, str, str, float], ...] = (
-    ("page", "1h", "5m", 14.4),
-    ("page", "6h", "30m", 6.0),
-    ("ticket", "1d", "2h", 3.0),
-    ("ticket", "3d", "6h", 1.0),
-)
-DEFAULT_REFERENCE_WINDOW = "30d"
 # Assumed distinct values per label when estimating series counts (tenant: top 20 plus `other`).
 LABEL_CARDINALITY: Mapping[str, int] = {
     "tenant": 21, "model": 10, "model_name": 10, "engine": 8, "namespace": 10, "pod": 100, "outcome": 5,
@@ -166,7 +159,9 @@ def _burn_checks(
 ) -> Iterator[Finding]:
     raw_alerting = slo.get("alerting")
     alerting: dict[str, Any] = raw_alerting if isinstance(raw_alerting, dict) else {}
-    reference_s = _window_seconds(alerting.get("reference_window", DEFAULT_REFERENCE_WINDOW)) or 30 * 86400.0
+    # The windows slo.rules uses when a spec sets none (SRE workbook table 5-8), from the same table.
+    defaults, default_reference = default_table()
+    reference_s = _window_seconds(alerting.get("reference_window", default_reference)) or 30 * 86400.0
     budget = 1 - objective / 100
     raw = alerting.get("windows")
     pairs: list[tuple[Path_, str, float]] = []
@@ -177,7 +172,7 @@ def _burn_checks(
                 pairs.append(((*at, "alerting", "windows", i, "factor"), f"{w.get('long')}/{w.get('short')}",
                               factor))
     else:
-        pairs = [((*at, "objective"), f"{long}/{short} (default)", f) for _, long, short, f in DEFAULT_WINDOWS]
+        pairs = [((*at, "objective"), f"{w.long}/{w.short} (default)", w.factor) for w in defaults]
     for path, label, factor in pairs:
         scaled = factor * window_s / reference_s
         if scaled * budget > 1:
@@ -218,22 +213,11 @@ def _openslo_checks(doc: Document, ctx: Context) -> Iterator[Finding]:
             )
 
 
-def _spec_loader() -> Callable[[list[str]], object] | None:
-    """slo.spec's `load_specs`, looked up at run time so lint works while that package grows."""
-    try:
-        module = importlib.import_module("slo.spec")
-    except ImportError:
-        return None
-    loader = getattr(module, "load_specs", None)
-    return loader if callable(loader) else None
-
-
 def schema_findings(already: Mapping[str, set[int]]) -> Iterator[Finding]:
     """Every problem slo.spec's loader reports, as spec/schema, except on lines where a more
     specific check already reported. Spec files of one folder are loaded together (that is how
     generators are pointed at them), so duplicate SLO names within a folder are caught too."""
-    loader = _spec_loader()
-    if loader is None or not already:
+    if not already:
         return
     by_norm = {os.path.normpath(p): p for p in already}
     folders: dict[str, list[str]] = {}
@@ -241,7 +225,7 @@ def schema_findings(already: Mapping[str, set[int]]) -> Iterator[Finding]:
         folders.setdefault(os.path.dirname(os.path.normpath(path)), []).append(path)
     for paths in folders.values():
         try:
-            loader(paths)
+            load_specs(paths)
         except SpecError as exc:
             for p in exc.problems:
                 path = by_norm.get(os.path.normpath(p.file), p.file)
