@@ -3,8 +3,6 @@ specs to {relative path: file text}, and one function that writes it."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 from dashboards.grafana import provisioning
 from dashboards.grafana.encode import GENERATED_BY, dumps
 from dashboards.llm import gpu, serving, tenants
+from slo.files import write_files
 
 COMMAND = "dashboards generate"
 FOLDER = "LLM SLOs"
@@ -47,18 +46,4 @@ def render(all_boards: Sequence[dict[str, Any]], *, namespace: str | None = None
 
 
 def write(files: dict[str, str], out_dir: Path) -> list[Path]:
-    """Write each file atomically (temp file, then rename) and return the paths written."""
-    written: list[Path] = []
-    for rel, text in files.items():
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(target)
-    return written
+    return write_files(files, out_dir)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
+from slo.files import write_files
 from slo.rules.generate import generate
 from slo.rules.model import Group
 from slo.rules.promtool_tests import test_files
@@ -56,12 +57,4 @@ def plan(slos: Sequence[SLO], namespace: str | None = None, with_tests: bool = T
 
 
 def write(files: dict[str, str], out_dir: Path) -> list[Path]:
-    written = []
-    for rel, text in files.items():
-        path = out_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return write_files(files, out_dir)
