@@ -3,19 +3,25 @@
 Counts must be equal. Latencies are compared under one model, stated here because every check
 follows from it: for each request the client's TTFT is the proxy's TTFT plus the client's own
 overhead, which is never negative (the client's clock starts before the request reaches the proxy
-and stops after the proxy has handed the first token to the kernel) and at most some lag.
+and stops after the proxy has handed the first token to the kernel).
 
 - The non-negative side is exact: at every bucket bound ``le`` the client counts no more requests
   at or under ``le`` than the histogram does. A proxy that over-measured, or bucketed a request too
   high, breaks it.
-- The other side needs a bound on the client's overhead. The load generator is one Python process
-  reading dozens of streams on a machine whose CPU vLLM's engine shares, so under the overload a
-  few requests are read late by a few hundred milliseconds. The check states the smallest lag the
-  data needs (at every bound ``le`` at least the histogram's count of client values lie at or under
-  ``le + lag``) and fails past ``MAX_CLIENT_LAG_S``: a proxy that missed the queueing time it is
-  there to measure (seconds in the overload) breaks it.
+- The other side needs a bound on the overhead, and the overhead has a part the client can measure.
+  The load generator is one Python process reading dozens of streams on a 2-vCPU machine whose CPU
+  vLLM's engine shares: its event loop is descheduled for whole stretches (a 10 ms ticker fired up
+  to 0.9 s late on a developer machine, and a CI run needed 2.1 s of lag for one request). A first
+  token that arrives while the loop is stalled is read when the stall ends, so the overhead is at
+  most the stalls the loop measured inside that request's TTFT window plus the loop's ordinary work.
+  The upper side therefore uses the *discounted* client value (measured minus its own stalls),
+  allows ``MAX_CLIENT_LAG_S`` for the rest, and lets ``OUTLIER_SHARE`` of the requests be read
+  arbitrarily late: the proxy's own scheduling delays before it stamps a request's start are invisible
+  to both clocks. The bug this side is there to catch, a proxy that misses the queueing time (seconds
+  for most requests in the overload), still breaks it by far.
 - A quantile from a histogram is only known to a bucket ``(lower, upper]``; under the model the
-  client's own quantile lies in ``(lower, upper + lag]``.
+  client's measured quantile lies above ``lower`` and its discounted one at or under ``upper + lag``
+  once the outliers are set aside.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# How late the load generator may read a first token, worst case. On the 2-vCPU machines the demo
-# and CI run on, processes are descheduled for whole stretches: a 10 ms ticker in the load
-# generator's event loop fired up to 0.68-0.92 s late in three short demos (p99 0.06-0.08 s), in
-# the calm phase too. The lag the data needed was 0.07-0.16 s there, 0.41 s in a fresh-clone CI
-# run and at least 0.34 s in another. The queueing time a proxy could miss in the overload is 1-5 s,
-# so this bound still catches it.
+# The client's overhead outside its measured stalls: the event loop's ordinary work between a
+# token's arrival and its read, and stalls shorter than the stall monitor resolves. The lag the data
+# needed after the discount is reported with every demo; the queueing time a proxy could miss in the
+# overload is 1-5 s, so this bound still catches it.
 MAX_CLIENT_LAG_S = 1.0
+# Requests that may be read arbitrarily late (rounded down): a few, never the bulk a systematic
+# error moves.
+OUTLIER_SHARE = 0.01
 # Two clocks read in two processes: the proxy stamps a token after its write returns, and the
 # client may read it in between. Far below any bucket's width.
 CLOCK_EPSILON_S = 0.001
@@ -43,6 +50,18 @@ class Check:
     pipeline: str
     client: str
     ok: bool
+
+
+@dataclass(frozen=True)
+class ClientTTFT:
+    """One request's TTFT on the client's clock, and how long the client's own loop stood still in it."""
+
+    measured: float
+    stalled: float = 0.0
+
+    @property
+    def discounted(self) -> float:
+        return max(0.0, self.measured - self.stalled)
 
 
 def nearest_rank(values: Sequence[float], q: float) -> float:
@@ -65,6 +84,10 @@ def quantile_bucket(buckets: Mapping[float, float], q: float) -> tuple[float, fl
     return lower, math.inf
 
 
+def outliers_allowed(n: int, share: float = OUTLIER_SHARE) -> int:
+    return int(share * n)
+
+
 def client_faster_at(buckets: Mapping[float, float], client: Sequence[float]) -> list[float]:
     """Bounds at which the client counts more requests at or under the bound than the histogram:
     impossible when both saw the same requests and the client's clock runs longer."""
@@ -73,13 +96,14 @@ def client_faster_at(buckets: Mapping[float, float], client: Sequence[float]) ->
             if bisect.bisect_right(ordered, le - CLOCK_EPSILON_S) > buckets[le]]
 
 
-def lag_needed(buckets: Mapping[float, float], client: Sequence[float]) -> float:
-    """The smallest lag with, at every finite bound ``le``, at least the histogram's count of client
-    values at or under ``le + lag``; infinite when the client has fewer values than the histogram."""
+def lag_needed(buckets: Mapping[float, float], client: Sequence[float], outliers: int = 0) -> float:
+    """The smallest lag with, at every finite bound ``le``, at least the histogram's count less
+    ``outliers`` of client values at or under ``le + lag``; infinite when the client has fewer values
+    than that count."""
     ordered = sorted(client)
     lag = 0.0
     for le, count in buckets.items():
-        k = int(count)
+        k = int(count) - outliers
         if k <= 0 or math.isinf(le):
             continue
         if k > len(ordered):
@@ -88,22 +112,37 @@ def lag_needed(buckets: Mapping[float, float], client: Sequence[float]) -> float
     return lag
 
 
-def distribution_check(name: str, buckets: Mapping[float, float], client: Sequence[float],
-                       max_lag: float = MAX_CLIENT_LAG_S) -> Check:
-    faster = client_faster_at(buckets, client)
-    lag = lag_needed(buckets, client)
+def distribution_check(name: str, buckets: Mapping[float, float], client: Sequence[ClientTTFT],
+                       max_lag: float = MAX_CLIENT_LAG_S, outlier_share: float = OUTLIER_SHARE) -> Check:
+    measured = [c.measured for c in client]
+    discounted = [c.discounted for c in client]
+    faster = client_faster_at(buckets, measured)
+    outliers = outliers_allowed(len(client), outlier_share)
+    lag = lag_needed(buckets, discounted, outliers)
     ok = not faster and lag <= max_lag
-    said = (f"faster than the histogram at le={', '.join(f'{b:g}' for b in faster)}" if faster
-            else f"read up to {lag:.3f} s later")
+    if faster:
+        said = f"faster than the histogram at le={', '.join(f'{b:g}' for b in faster)}"
+    else:
+        said = (f"read up to {lag:.3f} s later (all but {outliers}, own stalls of up to "
+                f"{max((c.stalled for c in client), default=0.0):.3f} s discounted; "
+                f"{lag_needed(buckets, measured):.3f} s as measured)")
     return Check(name, f"{len(buckets)} buckets, {buckets[max(buckets)]:g} observations", said, ok)
 
 
-def quantile_check(name: str, buckets: Mapping[float, float], client: Sequence[float], q: float,
-                   max_lag: float = MAX_CLIENT_LAG_S) -> Check:
+def quantile_check(name: str, buckets: Mapping[float, float], client: Sequence[ClientTTFT], q: float,
+                   max_lag: float = MAX_CLIENT_LAG_S, outlier_share: float = OUTLIER_SHARE) -> Check:
+    """At rank ``r`` of the histogram the client's measured value lies above ``lower``, and its
+    discounted value at rank ``r - outliers`` at or under ``upper + max_lag``."""
     lower, upper = quantile_bucket(buckets, q)
-    mine = nearest_rank(client, q)
-    ok = lower - CLOCK_EPSILON_S <= mine <= upper + max_lag
-    return Check(name, f"({lower:g}, {upper:g}] s", f"{mine:.3f} s", ok)
+    measured = sorted(c.measured for c in client)
+    discounted = sorted(c.discounted for c in client)
+    if not measured:
+        return Check(name, f"({lower:g}, {upper:g}] s", "no values", False)
+    rank = max(1, math.ceil(q * len(measured)))
+    low_side = measured[rank - 1]
+    high_side = discounted[max(1, rank - outliers_allowed(len(client), outlier_share)) - 1]
+    ok = lower - CLOCK_EPSILON_S <= low_side and high_side <= upper + max_lag
+    return Check(name, f"({lower:g}, {upper:g}] s", f"{low_side:.3f} s", ok)
 
 
 def count_check(name: str, pipeline: float, client: float) -> Check:

@@ -7,11 +7,12 @@ so the report can hold the pipeline's SLIs against an independent measurement.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -34,10 +35,41 @@ class RequestRecord:
     completion_tokens: int
     status: int
     error: str = ""
+    started_mono: float = 0.0  # the client's monotonic clock at the start, to place its stalls
+    stalled_s: float = 0.0  # how long the client's event loop stood still inside the TTFT window
 
     @property
     def ok(self) -> bool:
         return self.status == 200 and not self.error
+
+
+@dataclass
+class StallMonitor:
+    """The stretches in which the load generator's event loop did not run (descheduled, or busy).
+
+    A first token that arrives in such a stretch is read when it ends, so the report can discount
+    them from the client's TTFT instead of blaming the proxy for the client's own lateness."""
+
+    tick_s: float = 0.01
+    min_stall_s: float = 0.02  # shorter ones are the loop's ordinary work, left in the lag bound
+    stalls: list[tuple[float, float]] = field(default_factory=list)  # monotonic (from, to), in order
+
+    async def run(self) -> None:
+        while True:
+            due = time.monotonic() + self.tick_s
+            await asyncio.sleep(self.tick_s)
+            now = time.monotonic()
+            if now - due > self.min_stall_s:
+                self.stalls.append((due, now))
+
+    def inside(self, start: float, end: float) -> float:
+        """Seconds of stall between ``start`` and ``end``."""
+        total = 0.0
+        for lo, hi in self.stalls[max(0, bisect.bisect_left(self.stalls, (start,)) - 1):]:
+            if lo >= end:
+                break
+            total += max(0.0, min(hi, end) - max(lo, start))
+        return total
 
 
 def _pick_tenant(rng: random.Random, tenants: tuple[Tenant, ...]) -> Tenant:
@@ -82,10 +114,10 @@ async def one_request(client: httpx.AsyncClient, rng: random.Random, tenant: Ten
                     ttft = time.monotonic() - t0
     except (httpx.HTTPError, ValueError) as exc:
         return RequestRecord(tenant.name, phase, route, started, ttft, time.monotonic() - t0,
-                             0, 0, status, f"{type(exc).__name__}: {exc}")
+                             0, 0, status, f"{type(exc).__name__}: {exc}", started_mono=t0)
     return RequestRecord(tenant.name, phase, route, started, ttft, time.monotonic() - t0,
                          int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), status,
-                         "" if usage else "no usage in the stream")
+                         "" if usage else "no usage in the stream", started_mono=t0)
 
 
 async def _client_loop(client: httpx.AsyncClient, rng: random.Random, cfg: DemoConfig, phase: Phase,
@@ -98,6 +130,18 @@ async def run_load(cfg: DemoConfig, proxy_url: str, on_phase: Callable[[Phase], 
                    stop: asyncio.Event | None = None) -> list[RequestRecord]:
     """Run the phases in order; requests in flight at a phase's end finish (they are part of it)."""
     records: list[RequestRecord] = []
+    monitor = StallMonitor()
+    watching = asyncio.create_task(monitor.run())
+    try:
+        await _phases(cfg, proxy_url, on_phase, stop, records)
+    finally:
+        watching.cancel()
+    return [replace(r, stalled_s=monitor.inside(r.started_mono, r.started_mono + r.ttft_s))
+            if r.ttft_s is not None else r for r in records]
+
+
+async def _phases(cfg: DemoConfig, proxy_url: str, on_phase: Callable[[Phase], None],
+                  stop: asyncio.Event | None, records: list[RequestRecord]) -> None:
     limits = httpx.Limits(max_connections=max(p.concurrency for p in cfg.phases) + 4)
     async with httpx.AsyncClient(base_url=proxy_url, timeout=httpx.Timeout(300.0), limits=limits) as client:
         # A fresh vLLM is slow on its first requests (warm-up); they go through the proxy like all
@@ -112,4 +156,3 @@ async def run_load(cfg: DemoConfig, proxy_url: str, on_phase: Callable[[Phase], 
             until = time.monotonic() + phase.seconds
             rngs = [random.Random(cfg.seed * 1000 + i * 100 + k) for k in range(phase.concurrency)]
             await asyncio.gather(*(_client_loop(client, r, cfg, phase, until, records) for r in rngs))
-    return records

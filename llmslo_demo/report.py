@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from llmslo_demo.compare import Check, count_check, distribution_check, quantile_check
+from llmslo_demo.compare import Check, ClientTTFT, count_check, distribution_check, quantile_check
 from llmslo_demo.load import RequestRecord
 from llmslo_demo.promapi import PromAPI
 from slo.catalog import get
@@ -46,7 +46,7 @@ def sli_checks(prom: PromAPI, records: Sequence[RequestRecord], at: float) -> li
     """Every number the report states, against the client's; ``at`` is after the last request ended."""
     ttft = get("proxy_ttft").prom_name
     buckets = {float(m["le"]): v for m, v in prom.vector(f"sum by (le) ({ttft}_bucket)", at)}
-    client_ttft = [r.ttft_s for r in records if r.ttft_s is not None]
+    client_ttft = [ClientTTFT(r.ttft_s, r.stalled_s) for r in records if r.ttft_s is not None]
     done = [r for r in records if r.ok]
     out_tokens = sum(r.completion_tokens for r in done)
     in_tokens = sum(r.prompt_tokens for r in done)
