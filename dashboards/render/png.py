@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ def flatten(board: Mapping[str, Any]) -> list[tuple[dict[str, Any], int]]:
 
 def collect(board: Mapping[str, Any], prom: Prometheus, values: Mapping[str, str], start: float, end: float,
             step: float) -> list[Drawn]:
+    """Range queries step back from ``end``, so the last point of every panel is the instant ``end``
+    itself: a series that first appears in the final step is drawn, as an instant query at ``end``
+    (what the panel's stat shows) would find it."""
+    start = end - math.floor((end - start) / step) * step
     drawn: list[Drawn] = []
     for panel, y in flatten(board):
         pos = panel["gridPos"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from support.prometheus import start_prometheus
 
 from dashboards.render.expand import expand, legend, variable_defaults
-from dashboards.render.png import flatten, render_png
+from dashboards.render.png import collect, flatten, render_png
 from dashboards.render.prom import Prometheus, QueryError
 from dashboards.render.units import fmt
 
@@ -90,3 +90,16 @@ def test_render_against_an_empty_prometheus(uid: str, empty_prometheus: Promethe
 def test_a_bad_query_is_a_located_error(empty_prometheus: Prometheus) -> None:
     with pytest.raises(QueryError, match=r"'sum\(': bad_data: .*parse error"):
         empty_prometheus.query("sum(", time.time())
+
+
+@given(st.floats(min_value=0.0, max_value=600.0), st.sampled_from([1.0, 2.0, 15.0]))
+def test_the_last_point_of_a_range_is_the_end_itself(empty_prometheus: Prometheus, span: float, step: float) -> None:
+    """A series born in the final step must still be drawn (CI once lost one that way)."""
+    end = 1_795_457_881.1799188  # an instant with a fraction, as the tests' evaluation times have
+    board = {"panels": [{"type": "timeseries", "title": "t", "gridPos": {"x": 0, "y": 0, "w": 24, "h": 8},
+                         "targets": [{"refId": "A", "expr": "time()"}]}]}
+    (drawn,) = collect(board, empty_prometheus, {}, end - span, end, step)
+    ((_, series),) = drawn.series
+    (at_end,) = empty_prometheus.query("time()", end)  # what a stat panel shows at `end`
+    assert series.points[-1] == at_end.points[0]
+    assert series.points[0][0] >= end - span - 0.001
