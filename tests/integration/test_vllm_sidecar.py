@@ -152,7 +152,7 @@ class Harness:
 
 @contextmanager
 def sidecar_for(
-    target: str, client: httpx.Client, *, timeout: float = 2.0, max_bytes: int = 16 * 1024 * 1024
+    target: str, client: httpx.Client, *, timeout: float = 10.0, max_bytes: int = 16 * 1024 * 1024
 ) -> Iterator[Harness]:
     upstream = Upstream(target, timeout=timeout, max_bytes=max_bytes)
     sidecar = Sidecar(
@@ -330,12 +330,14 @@ def only_exporter_metrics(answer: Answer) -> bool:
 def test_hanging_upstream_times_out_then_recovers(upstream: FakeUpstream, client: httpx.Client) -> None:
     text = capture(AFTER_21)
     upstream.serve(text)
-    with sidecar_for(upstream.url, client, timeout=1.0) as side:
+    # A 2 s fetch timeout against a 10 s hang: the answer in under 6 s can only come from the timeout,
+    # and the healthy scrapes around it keep room for a machine that stalls for a second.
+    with sidecar_for(upstream.url, client, timeout=2.0) as side:
         assert side.scrape().up == 1
         upstream.hang(10.0)
         answer = side.scrape()
         assert answer.status == 200
-        assert answer.seconds < 4.0, f"the sidecar took {answer.seconds:.2f} s behind a hanging target"
+        assert answer.seconds < 6.0, f"the sidecar took {answer.seconds:.2f} s behind a hanging target"
         assert answer.up == 0
         assert answer.errors("timeout") >= 1
         assert not [k for k in answer.series if k[0].startswith("gen_ai_")]
@@ -526,8 +528,8 @@ def settled(count: Callable[[], int], limit: int, seconds: float = 5.0) -> int:
 
 def test_no_thread_leak_behind_a_hanging_then_unreachable_target(client: httpx.Client) -> None:
     scrapes, hanging, slack = 200, 6, 3
-    # 0.5 s, not less: a healthy fetch must never time out because the machine stalled for a moment.
-    with fake_upstream(capture(AFTER_21)) as up, sidecar_for(up.url, client, timeout=0.5) as side:
+    # 1 s, not less: a healthy fetch must never time out because the machine stalled for a moment.
+    with fake_upstream(capture(AFTER_21)) as up, sidecar_for(up.url, client, timeout=1.0) as side:
         assert side.scrape().up == 1  # warm up: the keep-alive connection and its threads exist
         baseline, baseline_all = sidecar_threads(), threading.active_count()
         up.hang(30.0)

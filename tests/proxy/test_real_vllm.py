@@ -129,7 +129,9 @@ def test_cancel_mid_stream_closes_the_upstream_and_the_engine_lets_go(real_vllm:
             time.sleep(0.01)
         link = relay.links[-1]
         assert link.client_closed is not None, "the proxy kept its upstream connection after the client left"
-        assert link.client_closed - left < 2.0, link.client_closed - left
+        # Nothing else closes it this side of the proxy's 300 s idle timeout: the relay withholds the rest
+        # of the answer. 10 s leaves room for a descheduled process on a small CI machine.
+        assert link.client_closed - left < 10.0, link.client_closed - left
         while time.monotonic() < deadline:
             now = engine(real_vllm)
             if total(now, "vllm:num_requests_running") == 0 and total(now, "vllm:num_requests_waiting") == 0:
