@@ -64,11 +64,12 @@ class ClientTTFT:
         return max(0.0, self.measured - self.stalled)
 
 
-def nearest_rank(values: Sequence[float], q: float) -> float:
+def nearest_rank(values: Sequence[float], q: float, less: int = 0) -> float:
+    """The value at rank ``ceil(q * n) - less`` (at least 1) of the sorted values; NaN for none."""
     ordered = sorted(values)
     if not ordered:
         return math.nan
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    return ordered[max(1, math.ceil(q * len(ordered)) - less) - 1]
 
 
 def quantile_bucket(buckets: Mapping[float, float], q: float) -> tuple[float, float]:
@@ -134,14 +135,9 @@ def quantile_check(name: str, buckets: Mapping[float, float], client: Sequence[C
     """At rank ``r`` of the histogram the client's measured value lies above ``lower``, and its
     discounted value at rank ``r - outliers`` at or under ``upper + max_lag``."""
     lower, upper = quantile_bucket(buckets, q)
-    measured = sorted(c.measured for c in client)
-    discounted = sorted(c.discounted for c in client)
-    if not measured:
-        return Check(name, f"({lower:g}, {upper:g}] s", "no values", False)
-    rank = max(1, math.ceil(q * len(measured)))
-    low_side = measured[rank - 1]
-    high_side = discounted[max(1, rank - outliers_allowed(len(client), outlier_share)) - 1]
-    ok = lower - CLOCK_EPSILON_S <= low_side and high_side <= upper + max_lag
+    low_side = nearest_rank([c.measured for c in client], q)
+    high_side = nearest_rank([c.discounted for c in client], q, less=outliers_allowed(len(client), outlier_share))
+    ok = lower - CLOCK_EPSILON_S <= low_side and high_side <= upper + max_lag  # False for NaN (no values)
     return Check(name, f"({lower:g}, {upper:g}] s", f"{low_side:.3f} s", ok)
 
 
