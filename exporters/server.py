@@ -21,8 +21,6 @@ from slo.metrics.write import TEXT_CONTENT_TYPE
 
 logger = logging.getLogger("llmslo.exporter.http")
 
-CONTENT_TYPE = TEXT_CONTENT_TYPE
-
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _MAX_REQUEST_BODY = 1 << 20
@@ -114,7 +112,7 @@ class _Handler(socketserver.StreamRequestHandler):
             except Exception:  # never answer a scrape with a dropped connection
                 logger.exception("rendering /metrics failed")
                 return self._send(500, b"internal error; see the exporter log\n", "text/plain", close=close)
-            return self._send(200, body, CONTENT_TYPE, close=close)
+            return self._send(200, body, TEXT_CONTENT_TYPE, close=close)
         if path in (b"/healthz", b"/livez", b"/readyz"):
             return self._send(200, b"ok\n", "text/plain", close=close)
         return self._send(404, b"not found: try /metrics\n", "text/plain", close=close)

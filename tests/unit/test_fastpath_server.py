@@ -9,7 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from exporters.server import CONTENT_TYPE, make_server, serve_in_thread
+from exporters.server import make_server, serve_in_thread
+from slo.metrics.write import TEXT_CONTENT_TYPE
 
 
 @contextmanager
@@ -52,7 +53,7 @@ def test_metrics_on_one_kept_alive_connection() -> None:
             response = conn.getresponse()
             answers.append((response.status, response.getheader("Content-Type"), response.read()))
         conn.close()
-    assert answers == [(200, CONTENT_TYPE, f"x {i}.0\n".encode()) for i in (1, 2, 3)]
+    assert answers == [(200, TEXT_CONTENT_TYPE, f"x {i}.0\n".encode()) for i in (1, 2, 3)]
 
 
 @pytest.mark.parametrize(
