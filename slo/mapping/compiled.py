@@ -19,6 +19,11 @@ The plan never decides anything the ordinary path would decide differently:
   NaN; anything else (an error, a new series, a reset layout) takes the ordinary path;
 - it is checked at build time: its output on the body it was built from must equal the
   ordinary path's byte for byte, or it is discarded (and the shape remembered as unplannable).
+
+The match and the number conversion run in C when the optional extension is built
+(`slo.mapping._planscan`): at one scrape a second they ran with cold caches and were most of a
+sidecar's CPU. The C matcher accepts a strict subset of what `_Plan.match` and `float()` accept
+and answers None otherwise, so the Python match below stays the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ from slo.mapping.schema import Schema
 from slo.metrics.model import Labels, MetricFamily, MetricType, Sample
 from slo.metrics.parse import parse_exposition
 from slo.metrics.write import exposition_template, format_float, write_exposition
+
+try:  # the C version of the per-scrape match, built by setup.py where a C compiler is available
+    from slo.mapping._planscan import Matcher
+except ImportError:  # pragma: no cover - exercised on machines without a compiler
+    Matcher = None  # type: ignore[assignment,misc]
 
 __all__ = ["CompiledScraper", "PlanOutcome"]
 
@@ -109,7 +119,7 @@ class _Plan:
     __slots__ = (
         "_blocks", "_count_checks", "_counter_ranks", "_cuts", "_epoch_rank", "_family_shapes", "_fixed",
         "_fixed_lines", "_hist_checks", "_kept", "_lines", "_meta", "_nlines", "_prefixes", "_scaled", "_source",
-        "notes", "schema", "skeleton", "state",
+        "notes", "scan", "schema", "skeleton", "state",
     )
 
     def __init__(
@@ -145,6 +155,7 @@ class _Plan:
         # the parser skips (its name matches no `keep` prefix, which holds no space, so no longer
         # head can match one either) may end in anything: the parser never reads past the name.
         self._prefixes = tuple(skeleton[i] + " " for i in lines)
+        self.scan = _matcher(skeleton, dict(zip(sorted(fixed), text_values, strict=True)), set(sample_slots))
         self._kept = _getter(sample_slots)
         self._cuts = tuple(slice(len(skeleton[slot]) + 1, None) for slot in sample_slots)
         self._source = _getter(source)
@@ -185,6 +196,10 @@ class _Plan:
             numbers = list(map(float, texts))
         except ValueError:
             return None
+        return self.checked(numbers)
+
+    def checked(self, numbers: list[float]) -> list[float] | None:
+        """`values` once the texts are numbers (from `float` here, or from `scan`)."""
         for check in self._hist_checks:
             buckets = check(numbers)
             if not all(map(le, (0.0, *buckets), buckets)):
@@ -206,6 +221,9 @@ class _Plan:
 
     def epoch(self, texts: tuple[str, ...]) -> float | None:
         return None if self._epoch_rank is None else float(texts[self._epoch_rank])
+
+    def epoch_of(self, numbers: list[float]) -> float | None:
+        return None if self._epoch_rank is None else numbers[self._epoch_rank]
 
     def render(self, values: list[float]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -247,6 +265,19 @@ class _Plan:
             )
             for name, mtype, help_, at, series in self._family_shapes
         )
+
+
+def _matcher(skeleton: list[str], fixed: dict[int, str], kept: set[int]) -> Callable[[str], list[float] | None] | None:
+    """`Matcher(...).numbers` for this plan's lines (see `_Plan.__init__`), None without the C
+    extension."""
+    if Matcher is None:
+        return None
+    kinds = bytes(0 if i in fixed else 1 if i in kept else 2 for i in range(len(skeleton)))
+    texts = tuple((fixed[i] if i in fixed else skeleton[i] + " ").encode("utf-8", "surrogatepass")
+                  for i in range(len(skeleton)))
+    if any(b"\n" in t for t in texts):
+        return None
+    return Matcher(kinds, texts).numbers
 
 
 def _plain(values: tuple[float, ...]) -> bool:
@@ -301,24 +332,31 @@ class CompiledScraper:
             return last[1]
         if not text.endswith("\n"):
             return None
-        lines = text.split("\n")
         plan = self._plan
-        parts = None if plan is None else plan.match(lines)
-        if plan is None or parts is None:
-            # Not the current shape: maybe one seen before.
-            key = "\n".join(map(_HEAD, map(_RPARTITION, lines, _SPACES)))
-            found = self._plans.get(key)
-            if found is None:
+        numbers = None if plan is None or plan.scan is None else plan.scan(text)
+        if plan is not None and numbers is not None:
+            values = plan.checked(numbers)
+            epoch = plan.epoch_of(numbers)
+        else:
+            lines = text.split("\n")
+            parts = None if plan is None else plan.match(lines)
+            if plan is None or parts is None:
+                # Not the current shape: maybe one seen before.
+                key = "\n".join(map(_HEAD, map(_RPARTITION, lines, _SPACES)))
+                found = self._plans.get(key)
+                if found is None:
+                    return None
+                parts = found.match(lines)
+                if parts is None:
+                    return None
+                self._plans.move_to_end(key)
+                plan = found
+            values = plan.values(parts)
+            if values is None:
                 return None
-            parts = found.match(lines)
-            if parts is None:
-                return None
-            self._plans.move_to_end(key)
-            plan = found
-        values = plan.values(parts)
+            epoch = plan.epoch(parts)
         if values is None:
             return None
-        epoch = plan.epoch(parts)
         state = plan.state
         if continuity.attached(state):
             split = len(state.series)
