@@ -28,6 +28,7 @@ from typing import Final
 from collector.goodput import GoodputSLO
 from collector.points import Exemplar, HistogramPoint, MetricSnapshot, ScalarPoint, Snapshot
 from collector.spans import PLAN, RequestObservation
+from collector.speedups import accumulate as native_accumulate
 from slo.catalog import BY_KEY, Instrument
 from slo.metrics.model import Labels, make_labels
 
@@ -81,6 +82,7 @@ _HIST_KEYS: Final = tuple(k for k in (s for s, _ in PLAN.direct) if k in PLAN.hi
     k for k, _, _ in PLAN.per_token if k in PLAN.histograms
 )
 _COUNTER_KEYS: Final = tuple(sorted(PLAN.counters))
+_ALL_KEYS: Final = (*_HIST_KEYS, *_COUNTER_KEYS)
 # SLI.prom_name is computed on every access; the hot path reads these instead.
 _PROM: Final[dict[str, str]] = {k: BY_KEY[k].prom_name for k in (*_HIST_KEYS, *_COUNTER_KEYS, "goodput")}
 
@@ -136,8 +138,12 @@ class Store:
         *,
         wall_ns: Callable[[], int] = time.time_ns,
         monotonic: Callable[[], float] = time.monotonic,
+        speedups: bool = True,
     ) -> None:
+        """`speedups=False`: aggregate in Python even where the C extension is built (the
+        reference it is tested against)."""
         self.limits = limits
+        self._accumulate = native_accumulate if speedups else None
         self.goodput = goodput
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -196,9 +202,39 @@ class Store:
         in the same order as a loop), each bucket's exemplar its last observation; all in C."""
         batch = series.pending
         series.pending = []
+        accumulate = self._accumulate
+        if accumulate is not None:
+            # The C loop (collector.speedups): same bisect, same additions in the same order, each
+            # bucket's exemplar its last observation. A key it declines goes the Python way.
+            declined: set[str] = set()
+            for sli_key in _ALL_KEYS:
+                hist = series.hists.get(sli_key)
+                if hist is None:
+                    done = accumulate(batch, sli_key, None, None, series.counters[sli_key])
+                    if done is None:
+                        declined.add(sli_key)
+                    else:
+                        series.counters[sli_key] = done[0]
+                    continue
+                done = accumulate(batch, sli_key, hist.bounds, hist.counts, hist.sum)
+                if done is None:
+                    declined.add(sli_key)
+                    continue
+                hist.sum, carried, touched = done
+                hist.count += carried
+                exemplars = hist.exemplars
+                for i, value, obs in touched:
+                    exemplars[i] = (value, obs)
+            if declined:
+                self._aggregate(series, batch, declined)
+        else:
+            self._aggregate(series, batch, set().union(*[obs.values for obs in batch]))
+        self._count_goodput(series, batch)
+
+    @staticmethod
+    def _aggregate(series: _RequestSeries, batch: list[RequestObservation], keys: set[str]) -> None:
         dicts = [obs.values for obs in batch]
-        present: set[str] = set().union(*dicts)
-        for sli_key in present:
+        for sli_key in keys:
             try:
                 values = list(map(itemgetter(sli_key), dicts))
                 carriers = batch
@@ -218,6 +254,8 @@ class Store:
             exemplars = hist.exemplars
             for i, last in dict(zip(buckets, range(len(buckets)), strict=True)).items():
                 exemplars[i] = (values[last], carriers[last])
+
+    def _count_goodput(self, series: _RequestSeries, batch: list[RequestObservation]) -> None:
         goodput = self.goodput
         if goodput:
             counts_g = series.goodput

@@ -15,6 +15,7 @@ from typing import Final
 from collector.fastspans import FastSpans
 from collector.litepb import STRING, LiteSpan, RawTraceRequest, any_value, split_key_value
 from collector.spans import SPAN_NAME, RequestObservation, SpanContextConfig, SpanRejected, observe_span
+from collector.speedups import span_reader
 from collector.store import Store
 
 NAMESPACE_ATTRIBUTE: Final = "k8s.namespace.name"
@@ -40,9 +41,11 @@ def _ignore(span: bytes) -> None:
 
 
 class TraceIngest:
-    def __init__(self, store: Store, config: SpanContextConfig | None = None, *, fast_path: bool = True) -> None:
-        """`fast_path=False`: every span through `observe_span` (the reference the fast path is
-        tested against)."""
+    def __init__(
+        self, store: Store, config: SpanContextConfig | None = None, *, fast_path: bool = True, speedups: bool = True
+    ) -> None:
+        """`fast_path=False`: every span through `observe_span` (the reference the fast paths are
+        tested against). `speedups=False`: the learnt layouts even where the C reader is built."""
         config = config or SpanContextConfig()
         self._store = store
         self._config = config
@@ -50,13 +53,15 @@ class TraceIngest:
         self._tenant_keys = frozenset(config.tenant_attributes)
         self._fast = FastSpans(config)
         self._fast_path = fast_path
-        self.fast_spans = 0  # spans read by a learnt layout (collector.fastspans), for tests and benches
+        # The C reader (collector.speedups) where it is built; else the learnt layouts.
+        self._read_many = span_reader(config) if fast_path and speedups else None
+        self.fast_spans = 0  # spans read by the C reader or a learnt layout, for tests and benches
 
     def ingest(self, body: bytes) -> IngestResult:
         """`body`: a serialized ExportTraceServiceRequest that already decoded cleanly (see
-        collector.litepb for why the bytes, not the message). Each span is read by a learnt layout
-        (collector.fastspans) when one matches, else by `observe_span`, which then teaches its
-        layout."""
+        collector.litepb for why the bytes, not the message). Each span is read by the C reader
+        (collector.speedups) or, without it, a learnt layout (collector.fastspans) when one
+        matches; else by `observe_span`, which then teaches its layout."""
         request = RawTraceRequest.FromString(body)
         accepted = rejected = ignored = 0
         message = ""
@@ -64,14 +69,27 @@ class TraceIngest:
         config = self._config
         model_keys = self._model_keys
         tenant_keys = self._tenant_keys
-        fast = self._fast.observe if self._fast_path else _never
-        learn = self._fast.learn if self._fast_path else _ignore
+        read_many = self._read_many
+        native = read_many is not None
+        fast = self._fast.observe if self._fast_path and not native else _never
+        learn = self._fast.learn if self._fast_path and not native else _ignore
         fast_spans = 0
         for resource_spans in request.resource_spans:
             model, tenant, namespace, pod = self._resource_labels(resource_spans.resource.attributes)
             observations: list[RequestObservation] = []
             for scope_spans in resource_spans.scope_spans:
-                for raw in scope_spans.spans:
+                items: list[RequestObservation | bytes] = scope_spans.spans
+                if read_many is not None:
+                    items, left = read_many(scope_spans.spans, model, tenant)
+                    fast_spans += len(items) - left
+                    if not left:
+                        observations += items  # type: ignore[arg-type]  # no bytes left among them
+                        continue
+                for item in items:
+                    if not isinstance(item, bytes):
+                        observations.append(item)
+                        continue
+                    raw = item
                     observation = fast(raw, model, tenant)
                     if observation is not None:
                         observations.append(observation)

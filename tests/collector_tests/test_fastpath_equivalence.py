@@ -1,6 +1,8 @@
-"""Property: the span fast path (learnt layouts, collector.fastspans, plus the store's batched
-aggregation) gives exactly what the full-decode path gives, one observation at a time: the same
-replies, the same partial-success messages, the same snapshot down to value types and exemplars.
+"""Property: the span fast paths give exactly what the full-decode path gives, one observation
+at a time: the same replies, the same partial-success messages, the same snapshot down to value
+types and exemplars. Both fast paths are checked: the C reader and aggregation
+(collector.speedups, `native`) and the pure-Python one (learnt layouts, collector.fastspans, and
+the store's batched aggregation), which machines without a C compiler run.
 
 Spans are built with the opentelemetry.proto messages from a few random layouts (so a layout
 learnt from one span is matched by later spans with other values): missing attributes, both
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 from unittest.mock import patch
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -21,6 +24,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 import collector.store as store_module
+from collector import speedups
 from collector.metrics_in import MetricIngest
 from collector.receiver import PROTOBUF, Receiver
 from collector.spans import SpanContextConfig
@@ -115,15 +119,21 @@ def corrupted(draw: st.DrawFn) -> bytes:
     return bytes(body)
 
 
-def _pair() -> tuple[Receiver, Receiver]:
-    def store() -> Store:
-        return Store(LIMITS, (CHAT_SLO, STRICT_SLO), wall_ns=lambda: 1_700_000_000_000_000_000, monotonic=lambda: 0.0)
+def _pair(native: bool = True) -> tuple[Receiver, Receiver]:
+    def store(speedups: bool) -> Store:
+        return Store(LIMITS, (CHAT_SLO, STRICT_SLO), wall_ns=lambda: 1_700_000_000_000_000_000, monotonic=lambda: 0.0,
+                     speedups=speedups)
 
-    fast_store, reference_store = store(), store()
-    fast = Receiver(fast_store, TraceIngest(fast_store, CONFIG), MetricIngest(fast_store))
+    fast_store, reference_store = store(native), store(False)
+    fast = Receiver(fast_store, TraceIngest(fast_store, CONFIG, speedups=native), MetricIngest(fast_store))
     reference = Receiver(reference_store, TraceIngest(reference_store, CONFIG, fast_path=False),
                          MetricIngest(reference_store))
     return fast, reference
+
+
+NATIVE = [pytest.param(True, id="native", marks=pytest.mark.skipif(not speedups.AVAILABLE, reason="C extension "
+                                                                    "not built (see setup.py)")),
+          pytest.param(False, id="python")]
 
 
 def _send_both(fast: Receiver, reference: Receiver, body: bytes) -> None:
@@ -141,28 +151,32 @@ def _same_state(fast: Receiver, reference: Receiver) -> None:
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.parametrize("native", NATIVE)
 @SETTINGS
 @given(payloads=st.lists(bodies(), min_size=1, max_size=3))
-def test_fast_path_equals_full_decode(payloads: list[bytes]) -> None:
-    fast, reference = _pair()
+def test_fast_path_equals_full_decode(native: bool, payloads: list[bytes]) -> None:
+    fast, reference = _pair(native)
     for body in payloads * 2:  # the second round meets the layouts the first one taught
         _send_both(fast, reference, body)
     _same_state(fast, reference)
 
 
+@pytest.mark.parametrize("native", NATIVE)
 @SETTINGS
 @given(body=corrupted())
-def test_corrupted_payloads_answer_the_same(body: bytes) -> None:
-    fast, reference = _pair()
+def test_corrupted_payloads_answer_the_same(native: bool, body: bytes) -> None:
+    fast, reference = _pair(native)
     _send_both(fast, reference, body)
     _send_both(fast, reference, body)
     _same_state(fast, reference)
 
 
-def test_real_spans_take_the_fast_path_and_match() -> None:
-    """The real vLLM 0.32 spans: after the first, every one is read by a learnt layout, and the
-    result equals the full path's. (Guards against a fast path that silently never runs.)"""
-    fast, reference = _pair()
+@pytest.mark.parametrize("native", NATIVE)
+def test_real_spans_take_the_fast_path_and_match(native: bool) -> None:
+    """The real vLLM 0.32 spans: every one is read by the C reader, or after the first by a
+    learnt layout, and the result equals the full path's. (Guards against a fast path that
+    silently never runs.)"""
+    fast, reference = _pair(native)
     spans = 0
     for _, request in capture_requests():
         body = request.SerializeToString()
@@ -171,6 +185,6 @@ def test_real_spans_take_the_fast_path_and_match() -> None:
         for _ in range(2):
             _send_both(fast, reference, body)
     assert isinstance(fast.traces, TraceIngest)
-    assert fast.traces.fast_spans >= 2 * spans - 1
+    assert fast.traces.fast_spans >= (2 * spans if native else 2 * spans - 1)
     assert reference.traces.fast_spans == 0
     _same_state(fast, reference)
