@@ -25,11 +25,15 @@
 #include <string.h>
 
 #define MAX_GROUPS 64
+#define EXACT (1LL << 53) /* ints up to here are doubles exactly */
+#define NAMES 256          /* entries of a Reader's name cache (a power of two) */
+#define NAME_MAX_LEN 256   /* longer names are decoded every time, not cached */
 
 typedef struct {
     const char *key;
     Py_ssize_t key_len;
-    PyObject *sli_keys; /* tuple of str */
+    int nslots;
+    uint8_t slots[4]; /* the Values slot of each SLI key it gives */
     int whole;
     int group;
 } Attribute;
@@ -47,12 +51,14 @@ typedef struct {
     Attribute *attrs;
     Py_ssize_t nlabels;
     Label *labels;
-    Py_ssize_t nvalues;        /* SLI keys a span can give, TPOT included: the dict's presize */
-    PyObject *tpot;            /* tuple of (sli key, numerator key, count key) */
+    PyObject *slot_keys;       /* tuple of str: every SLI key a span can give, by slot */
+    Py_ssize_t ntpot;
+    uint8_t tpot[8][3];        /* (slot, numerator slot, count slot) of x / (n - 1) */
     PyObject *default_model;   /* str */
     PyObject *default_tenant;  /* str */
     PyObject *observation;     /* the RequestObservation class (a tuple subclass) */
     PyObject *owned;           /* the config tuples the key pointers point into */
+    PyObject *names[NAMES];    /* model and tenant names seen, by hash: one str object per name */
 } Reader;
 
 /* -- protobuf wire format ---------------------------------------------------------------------- */
@@ -186,19 +192,314 @@ any_value(const unsigned char *at, const unsigned char *end, Any *out)
     return 0;
 }
 
+/* -- Values: a span's SLI values ---------------------------------------------------------------- */
+
+/* What observe_span gives as a dict, held as numbers in slots: building a dict of a dozen float
+ * objects per span was most of this module's time, and adding them up meant as many lookups.
+ * It reads as a Mapping (collections.abc.Mapping.register in collector.speedups): [], get, in,
+ * len, iteration in observe_span's insertion order, keys/values/items, ==, and repr as a dict's.
+ * A slot holds an int (a token count, as observe_span keeps it) or a float. */
+
+#define MAX_SLOTS 16 /* vLLM's catalog gives 11; small enough for Python's small-object allocator */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *keys;  /* tuple of str: the SLI key of each slot, shared by every Values of a Reader */
+    uint16_t present;
+    uint16_t is_int; /* an int slot holds a count of at most 2**53, so its double is exact */
+    uint8_t n;
+    uint8_t order[MAX_SLOTS];
+    double number[MAX_SLOTS];
+} Values;
+
+static PyTypeObject ValuesType;
+
+static int
+slot_of(PyObject *keys, PyObject *key)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyTuple_GET_ITEM(keys, i) == key) {
+            return (int)i;
+        }
+    }
+    if (!PyUnicode_Check(key)) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(keys, i), key) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static PyObject *
+slot_value(Values *v, int slot)
+{
+    if (v->is_int & ((uint32_t)1 << slot)) {
+        return PyLong_FromLongLong((long long)v->number[slot]);
+    }
+    return PyFloat_FromDouble(v->number[slot]);
+}
+
+static void
+Values_dealloc(Values *self)
+{
+    Py_XDECREF(self->keys);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t
+Values_length(Values *self)
+{
+    return self->n;
+}
+
+static PyObject *
+Values_subscript(Values *self, PyObject *key)
+{
+    int slot = slot_of(self->keys, key);
+    if (slot < 0 || !(self->present & ((uint32_t)1 << slot))) {
+        PyErr_SetObject(PyExc_KeyError, key);
+        return NULL;
+    }
+    return slot_value(self, slot);
+}
+
+static int
+Values_contains(Values *self, PyObject *key)
+{
+    int slot = slot_of(self->keys, key);
+    return slot >= 0 && (self->present & ((uint32_t)1 << slot)) != 0;
+}
+
+/* kind 0: keys, 1: values, 2: (key, value) pairs; in insertion order */
+static PyObject *
+Values_list(Values *self, int kind)
+{
+    PyObject *out = PyList_New(self->n);
+    for (int i = 0; out != NULL && i < self->n; i++) {
+        int slot = self->order[i];
+        PyObject *key = PyTuple_GET_ITEM(self->keys, slot), *item;
+        if (kind == 0) {
+            Py_INCREF(key);
+            item = key;
+        }
+        else {
+            PyObject *value = slot_value(self, slot);
+            item = kind == 1 || value == NULL ? value : PyTuple_Pack(2, key, value);
+            if (kind == 2) {
+                Py_XDECREF(value);
+            }
+        }
+        if (item == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+static PyObject *
+Values_dict(Values *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *out = PyDict_New();
+    for (int i = 0; out != NULL && i < self->n; i++) {
+        int slot = self->order[i];
+        PyObject *value = slot_value(self, slot);
+        if (value == NULL || PyDict_SetItem(out, PyTuple_GET_ITEM(self->keys, slot), value) < 0) {
+            Py_XDECREF(value);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(value);
+    }
+    return out;
+}
+
+static PyObject *
+Values_iter(Values *self)
+{
+    PyObject *keys = Values_list(self, 0);
+    if (keys == NULL) {
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(keys);
+    Py_DECREF(keys);
+    return it;
+}
+
+static PyObject *
+Values_get(Values *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "get() takes a key and an optional default");
+        return NULL;
+    }
+    int slot = slot_of(self->keys, args[0]);
+    if (slot >= 0 && (self->present & ((uint32_t)1 << slot))) {
+        return slot_value(self, slot);
+    }
+    PyObject *fallback = nargs == 2 ? args[1] : Py_None;
+    Py_INCREF(fallback);
+    return fallback;
+}
+
+static PyObject *
+Values_keys(Values *self, PyObject *unused)
+{
+    (void)unused;
+    return Values_list(self, 0);
+}
+
+static PyObject *
+Values_values(Values *self, PyObject *unused)
+{
+    (void)unused;
+    return Values_list(self, 1);
+}
+
+static PyObject *
+Values_items(Values *self, PyObject *unused)
+{
+    (void)unused;
+    return Values_list(self, 2);
+}
+
+static PyObject *
+Values_richcompare(PyObject *self, PyObject *other, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !(PyDict_Check(other) || Py_TYPE(other) == &ValuesType)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *a = Values_dict((Values *)self, NULL);
+    PyObject *b = PyDict_Check(other) ? (Py_INCREF(other), other) : Values_dict((Values *)other, NULL);
+    PyObject *result = a == NULL || b == NULL ? NULL : PyObject_RichCompare(a, b, op);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return result;
+}
+
+static PyObject *
+Values_repr(Values *self)
+{
+    PyObject *d = Values_dict(self, NULL);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_Repr(d);
+    Py_DECREF(d);
+    return r;
+}
+
+static PyMappingMethods Values_mapping = {
+    .mp_length = (lenfunc)Values_length,
+    .mp_subscript = (binaryfunc)Values_subscript,
+};
+
+static PySequenceMethods Values_sequence = {
+    .sq_contains = (objobjproc)Values_contains,
+};
+
+static PyMethodDef Values_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))Values_get, METH_FASTCALL, "get(key, default=None)"},
+    {"keys", (PyCFunction)Values_keys, METH_NOARGS, "the SLI keys, in observe_span's order (a list)"},
+    {"values", (PyCFunction)Values_values, METH_NOARGS, "the values, in that order (a list)"},
+    {"items", (PyCFunction)Values_items, METH_NOARGS, "(key, value) pairs, in that order (a list)"},
+    {"to_dict", (PyCFunction)Values_dict, METH_NOARGS, "the dict observe_span would have built"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ValuesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "collector._spanscan.Values",
+    .tp_doc = PyDoc_STR("A span's SLI values, read-only; made by Reader.read_many."),
+    .tp_basicsize = sizeof(Values),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_MAPPING,
+    .tp_dealloc = (destructor)Values_dealloc,
+    .tp_as_mapping = &Values_mapping,
+    .tp_as_sequence = &Values_sequence,
+    .tp_iter = (getiterfunc)Values_iter,
+    .tp_methods = Values_methods,
+    .tp_richcompare = Values_richcompare,
+    .tp_repr = (reprfunc)Values_repr,
+    .tp_hash = PyObject_HashNotImplemented,
+};
+
 /* -- Reader ------------------------------------------------------------------------------------- */
+
+/* The slot of an SLI key, added when new; -1 with an error set. */
+static int
+add_slot(PyObject *slot_keys, PyObject *key)
+{
+    if (!PyUnicode_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "SLI keys must be str");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(slot_keys);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyUnicode_Compare(PyList_GET_ITEM(slot_keys, i), key) == 0) {
+            return (int)i;
+        }
+    }
+    if (n >= MAX_SLOTS) {
+        PyErr_Format(PyExc_ValueError, "more than %d SLI keys", MAX_SLOTS);
+        return -1;
+    }
+    Py_INCREF(key);
+    PyUnicode_InternInPlace(&key);
+    int rc = PyList_Append(slot_keys, key);
+    Py_DECREF(key);
+    return rc < 0 ? -1 : (int)n;
+}
 
 static void
 Reader_dealloc(Reader *self)
 {
     PyMem_Free(self->attrs);
     PyMem_Free(self->labels);
-    Py_XDECREF(self->tpot);
+    Py_XDECREF(self->slot_keys);
     Py_XDECREF(self->default_model);
     Py_XDECREF(self->default_tenant);
     Py_XDECREF(self->observation);
     Py_XDECREF(self->owned);
+    for (int i = 0; i < NAMES; i++) {
+        Py_XDECREF(self->names[i]);
+    }
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A model or tenant name as str, the same object for the same text while it stays cached: a
+ * span's labels repeat across spans, and decoding and hashing them anew was measurable. */
+static PyObject *
+name_of(Reader *self, const unsigned char *text, Py_ssize_t len)
+{
+    if (len > NAME_MAX_LEN) {
+        return PyUnicode_DecodeUTF8((const char *)text, len, NULL);
+    }
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < len; i++) {
+        hash = (hash ^ text[i]) * 16777619u;
+    }
+    PyObject **entry = &self->names[hash & (NAMES - 1)];
+    if (*entry != NULL) {
+        Py_ssize_t cached_len;
+        const char *cached = PyUnicode_AsUTF8AndSize(*entry, &cached_len);
+        if (cached != NULL && cached_len == len && memcmp(cached, text, (size_t)len) == 0) {
+            Py_INCREF(*entry);
+            return *entry;
+        }
+        PyErr_Clear();
+    }
+    PyObject *name = PyUnicode_DecodeUTF8((const char *)text, len, NULL);
+    if (name != NULL) {
+        Py_INCREF(name);
+        Py_XSETREF(*entry, name);
+    }
+    return name;
 }
 
 static int
@@ -219,55 +520,76 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_TypeError, "observation must be a tuple subclass");
         return -1;
     }
+    PyObject *slot_keys = PyList_New(0); /* SLI keys in first-seen order: attributes, then TPOT */
+    if (slot_keys == NULL) {
+        return -1;
+    }
     Py_ssize_t na = PyTuple_GET_SIZE(attrs), nl = PyTuple_GET_SIZE(labels);
     self->attrs = PyMem_Calloc((size_t)na + 1, sizeof(Attribute));
     self->labels = PyMem_Calloc((size_t)nl + 1, sizeof(Label));
     if (self->attrs == NULL || self->labels == NULL) {
         PyErr_NoMemory();
-        return -1;
+        goto fail;
     }
     for (Py_ssize_t i = 0; i < na; i++) {
         PyObject *item = PyTuple_GET_ITEM(attrs, i);
         PyObject *key, *keys;
         int whole, group;
         if (!PyArg_ParseTuple(item, "SO!pi:attribute", &key, &PyTuple_Type, &keys, &whole, &group)) {
-            return -1;
+            goto fail;
         }
         if (group < 0 || group >= MAX_GROUPS) {
             PyErr_Format(PyExc_ValueError, "attribute group %d outside 0..%d", group, MAX_GROUPS - 1);
-            return -1;
+            goto fail;
         }
+        if (PyTuple_GET_SIZE(keys) > 4) {
+            PyErr_SetString(PyExc_ValueError, "an attribute gives at most 4 SLI keys");
+            goto fail;
+        }
+        Attribute *attr = &self->attrs[i];
+        *attr = (Attribute){PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), 0, {0}, whole, group};
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
-            if (!PyUnicode_Check(PyTuple_GET_ITEM(keys, k))) {
-                PyErr_SetString(PyExc_TypeError, "SLI keys must be str");
-                return -1;
+            int slot = add_slot(slot_keys, PyTuple_GET_ITEM(keys, k));
+            if (slot < 0) {
+                goto fail;
             }
+            attr->slots[attr->nslots++] = (uint8_t)slot;
         }
-        self->attrs[i] = (Attribute){PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), keys, whole, group};
     }
     for (Py_ssize_t i = 0; i < nl; i++) {
         PyObject *key;
         int is_model, is_tenant;
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(labels, i), "Spp:label", &key, &is_model, &is_tenant)) {
-            return -1;
+            goto fail;
         }
         self->labels[i] = (Label){PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), is_model, is_tenant};
+    }
+    if (PyTuple_GET_SIZE(tpot) > 8) {
+        PyErr_SetString(PyExc_ValueError, "at most 8 formulas");
+        goto fail;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tpot); i++) {
         PyObject *t = PyTuple_GET_ITEM(tpot, i);
         if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
             PyErr_SetString(PyExc_TypeError, "tpot entries must be (sli key, numerator key, count key)");
-            return -1;
+            goto fail;
+        }
+        for (int k = 0; k < 3; k++) {
+            int slot = add_slot(slot_keys, PyTuple_GET_ITEM(t, k));
+            if (slot < 0) {
+                goto fail;
+            }
+            self->tpot[i][k] = (uint8_t)slot;
         }
     }
+    self->ntpot = PyTuple_GET_SIZE(tpot);
     self->nattrs = na;
     self->nlabels = nl;
-    self->nvalues = PyTuple_GET_SIZE(tpot);
-    for (Py_ssize_t i = 0; i < na; i++) {
-        self->nvalues += PyTuple_GET_SIZE(self->attrs[i].sli_keys);
+    self->slot_keys = PyList_AsTuple(slot_keys);
+    Py_DECREF(slot_keys);
+    if (self->slot_keys == NULL) {
+        return -1;
     }
-    Py_INCREF(tpot);
-    self->tpot = tpot;
     Py_INCREF(model);
     self->default_model = model;
     Py_INCREF(tenant);
@@ -276,6 +598,9 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
     self->observation = observation;
     self->owned = PyTuple_Pack(2, attrs, labels);
     return self->owned == NULL ? -1 : 0;
+fail:
+    Py_DECREF(slot_keys);
+    return -1;
 }
 
 /* Status of reading one span: a new RequestObservation, or NULL with `*bail` set (hand the span to
@@ -291,10 +616,14 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
     uint64_t groups = 0;
     const unsigned char *model = NULL, *tenant = NULL;
     Py_ssize_t model_len = 0, tenant_len = 0;
-    PyObject *values = _PyDict_NewPresized(self->nvalues);
+    Values *values = PyObject_New(Values, &ValuesType);
     if (values == NULL) {
         return NULL;
     }
+    Py_INCREF(self->slot_keys);
+    values->keys = self->slot_keys;
+    values->present = values->is_int = 0;
+    values->n = 0;
     *bail = 1;
     while (at < end) {
         uint64_t tag;
@@ -384,39 +713,40 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
                 if (any_value(value, value + value_len, &any) < 0) {
                     goto out;
                 }
-                PyObject *number_obj;
+                int integral;
                 if (any.kind == 4) {
-                    double v = any.number;
-                    if (!(v >= 0 && v != Py_HUGE_VAL)) {
+                    if (!(any.number >= 0 && any.number != Py_HUGE_VAL)) {
                         goto out; /* observe_span rejects it, with its message */
                     }
-                    if (attr->whole && v != floor(v)) {
+                    if (attr->whole && any.number != floor(any.number)) {
                         goto out;
                     }
-                    number_obj = PyFloat_FromDouble(v);
+                    integral = 0;
                 }
                 else if (any.kind == 3) {
-                    if (any.integer < 0) {
-                        goto out;
+                    if (any.integer < 0 || any.integer > EXACT) {
+                        goto out; /* rejected; or too large for a double to hold exactly: Python's ints */
                     }
-                    number_obj = PyLong_FromLongLong(any.integer);
+                    integral = 1;
                 }
                 else {
                     goto out; /* not a number, or not plainly one */
                 }
-                if (number_obj == NULL) {
-                    *bail = 0;
-                    goto out;
-                }
-                PyObject *keys = attr->sli_keys;
-                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
-                    if (PyDict_SetItem(values, PyTuple_GET_ITEM(keys, k), number_obj) < 0) {
-                        Py_DECREF(number_obj);
-                        *bail = 0;
+                for (int k = 0; k < attr->nslots; k++) {
+                    uint32_t bit = (uint32_t)1 << attr->slots[k];
+                    if (values->present & bit) {
                         goto out;
                     }
+                    values->present |= bit;
+                    values->order[values->n++] = attr->slots[k];
+                    if (integral) {
+                        values->is_int |= bit;
+                        values->number[attr->slots[k]] = (double)any.integer;
+                    }
+                    else {
+                        values->number[attr->slots[k]] = any.number;
+                    }
                 }
-                Py_DECREF(number_obj);
                 continue;
             }
             for (Py_ssize_t i = 0; i < self->nlabels; i++) {
@@ -445,52 +775,36 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
     if (!seen_name || name_len != 11 || memcmp(name, "llm_request", 11) != 0) {
         goto out; /* another span (ignored), or no name: Python says which */
     }
-    if (PyDict_GET_SIZE(values) == 0) {
+    if (values->n == 0) {
         goto out; /* observe_span rejects it, with its message */
     }
-    /* TPOT: x / (n - 1) where n >= 2, with Python's own arithmetic (int stays exact) */
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->tpot); i++) {
-        PyObject *t = PyTuple_GET_ITEM(self->tpot, i);
-        PyObject *x = PyDict_GetItemWithError(values, PyTuple_GET_ITEM(t, 1));
-        PyObject *n = x == NULL ? NULL : PyDict_GetItemWithError(values, PyTuple_GET_ITEM(t, 2));
-        if (n == NULL) {
-            if (PyErr_Occurred()) {
-                *bail = 0;
-                goto out;
-            }
+    /* TPOT: x / (n - 1) where n >= 2. Every int here is at most 2**53, so Python's arithmetic (int
+     * - 1 exact, then a correctly rounded true division) is exactly this double arithmetic. */
+    for (Py_ssize_t i = 0; i < self->ntpot; i++) {
+        int out_slot = self->tpot[i][0], x = self->tpot[i][1], n = self->tpot[i][2];
+        uint32_t need = ((uint32_t)1 << x) | ((uint32_t)1 << n);
+        if ((values->present & need) != need || !(values->number[n] >= 2)) {
             continue;
         }
-        double n_value = PyFloat_Check(n) ? PyFloat_AS_DOUBLE(n) : (double)PyLong_AsLongLong(n);
-        if (n_value == -1.0 && PyErr_Occurred()) {
-            *bail = 0;
+        uint32_t bit = (uint32_t)1 << out_slot;
+        if (values->present & bit) {
             goto out;
         }
-        if (!(n_value >= 2)) {
-            continue;
-        }
-        PyObject *one = PyLong_FromLong(1);
-        PyObject *denominator = one == NULL ? NULL : PyNumber_Subtract(n, one);
-        Py_XDECREF(one);
-        PyObject *tpot = denominator == NULL ? NULL : PyNumber_TrueDivide(x, denominator);
-        Py_XDECREF(denominator);
-        if (tpot == NULL || PyDict_SetItem(values, PyTuple_GET_ITEM(t, 0), tpot) < 0) {
-            Py_XDECREF(tpot);
-            *bail = 0;
-            goto out;
-        }
-        Py_DECREF(tpot);
+        values->present |= bit;
+        values->order[values->n++] = (uint8_t)out_slot;
+        values->number[out_slot] = values->number[x] / (values->number[n] - 1.0);
     }
     *bail = 0;
     PyObject *model_obj, *tenant_obj;
     if (model != NULL) {
-        model_obj = PyUnicode_DecodeUTF8((const char *)model, model_len, NULL);
+        model_obj = name_of(self, model, model_len);
     }
     else {
         model_obj = PyUnicode_GET_LENGTH(resource_model) ? resource_model : self->default_model;
         Py_INCREF(model_obj);
     }
     if (tenant != NULL) {
-        tenant_obj = PyUnicode_DecodeUTF8((const char *)tenant, tenant_len, NULL);
+        tenant_obj = name_of(self, tenant, tenant_len);
     }
     else {
         tenant_obj = PyUnicode_GET_LENGTH(resource_tenant) ? resource_tenant : self->default_tenant;
@@ -511,20 +825,18 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
         goto done;
     }
     /* The NamedTuple, as tuple.__new__(RequestObservation, fields) makes it. Its fields are str,
-     * bytes, int and a dict of numbers (which CPython leaves untracked), so it can be in no
-     * reference cycle: it is untracked at once, as the collector's first pass would untrack it,
-     * instead of making every 700th span pay for a collection. */
+     * bytes, int and Values (which refer to nothing but a tuple of str), so it can be in no
+     * reference cycle: it is untracked at once, as the collector's first pass would untrack a
+     * tuple of such, instead of making every 700th span pay for a collection. */
     PyTypeObject *type = (PyTypeObject *)self->observation;
     result = type->tp_alloc(type, 6);
     if (result != NULL) {
-        PyObject *items[6] = {model_obj, tenant_obj, values, trace_obj, span_obj, end_obj};
+        PyObject *items[6] = {model_obj, tenant_obj, (PyObject *)values, trace_obj, span_obj, end_obj};
         for (int i = 0; i < 6; i++) {
             Py_INCREF(items[i]);
             PyTuple_SET_ITEM(result, i, items[i]);
         }
-        if (!PyObject_GC_IsTracked(values)) {
-            PyObject_GC_UnTrack(result);
-        }
+        PyObject_GC_UnTrack(result);
     }
 done:
     Py_XDECREF(model_obj);
@@ -532,10 +844,10 @@ done:
     Py_XDECREF(trace_obj);
     Py_XDECREF(span_obj);
     Py_XDECREF(end_obj);
-    Py_DECREF(values);
+    Py_DECREF((PyObject *)values);
     return result;
 out:
-    Py_DECREF(values);
+    Py_DECREF((PyObject *)values);
     return NULL;
 }
 
@@ -584,7 +896,197 @@ fail:
     return NULL;
 }
 
+/* One ResourceSpans message: (labels, items, left), or NULL with *bail set when its layout is not
+ * plain (a field with an unexpected wire type), or NULL alone on a Python error. */
+static PyObject *
+read_resource(Reader *self, const unsigned char *start, const unsigned char *end, PyObject *labels_of, int *bail)
+{
+    *bail = 1;
+    PyObject *attrs = PyList_New(0);
+    if (attrs == NULL) {
+        *bail = 0;
+        return NULL;
+    }
+    /* pass 1: the resource's attributes, from every `resource` field in order (protobuf merges
+     * repeated message fields, which for a repeated field inside is concatenation) */
+    const unsigned char *at = start;
+    while (at < end) {
+        uint64_t tag;
+        if (varint(&at, end, &tag) < 0) {
+            goto out;
+        }
+        int number = (int)(tag >> 3), wire = (int)(tag & 7);
+        if (number == 1) {
+            const unsigned char *r, *r_end;
+            Py_ssize_t len;
+            if (wire != 2 || delimited(&at, end, &r, &len) < 0) {
+                goto out;
+            }
+            r_end = r + len;
+            while (r < r_end) {
+                uint64_t r_tag;
+                if (varint(&r, r_end, &r_tag) < 0) {
+                    goto out;
+                }
+                if ((r_tag >> 3) == 1) {
+                    const unsigned char *kv;
+                    Py_ssize_t kv_len;
+                    if ((r_tag & 7) != 2 || delimited(&r, r_end, &kv, &kv_len) < 0) {
+                        goto out;
+                    }
+                    PyObject *item = PyBytes_FromStringAndSize((const char *)kv, kv_len);
+                    if (item == NULL || PyList_Append(attrs, item) < 0) {
+                        Py_XDECREF(item);
+                        *bail = 0;
+                        goto out;
+                    }
+                    Py_DECREF(item);
+                }
+                else if (skip(&r, r_end, (int)(r_tag & 7)) < 0) {
+                    goto out;
+                }
+            }
+        }
+        else if ((number == 2 && wire != 2) || skip(&at, end, wire) < 0) {
+            goto out; /* scope_spans not length-delimited: not a layout to guess at */
+        }
+    }
+    *bail = 0;
+    PyObject *labels = PyObject_CallOneArg(labels_of, attrs);
+    Py_CLEAR(attrs);
+    if (labels == NULL) {
+        return NULL;
+    }
+    if (!PyTuple_Check(labels) || PyTuple_GET_SIZE(labels) < 2 || !PyUnicode_Check(PyTuple_GET_ITEM(labels, 0))
+        || !PyUnicode_Check(PyTuple_GET_ITEM(labels, 1))) {
+        PyErr_SetString(PyExc_TypeError, "labels_of must return a tuple starting (model, tenant)");
+        Py_DECREF(labels);
+        return NULL;
+    }
+    PyObject *model = PyTuple_GET_ITEM(labels, 0), *tenant = PyTuple_GET_ITEM(labels, 1);
+    PyObject *items = PyList_New(0);
+    Py_ssize_t left = 0;
+    if (items == NULL) {
+        Py_DECREF(labels);
+        return NULL;
+    }
+    /* pass 2: the spans of every scope, in order */
+    at = start;
+    while (at < end) {
+        uint64_t tag = 0;
+        varint(&at, end, &tag); /* pass 1 walked these bytes: no failure here */
+        if ((tag >> 3) != 2) {
+            skip(&at, end, (int)(tag & 7));
+            continue;
+        }
+        const unsigned char *scope = at, *scope_end;
+        Py_ssize_t len = 0;
+        delimited(&at, end, &scope, &len);
+        scope_end = scope + len;
+        while (scope < scope_end) {
+            uint64_t s_tag;
+            if (varint(&scope, scope_end, &s_tag) < 0) {
+                goto bad;
+            }
+            if ((s_tag >> 3) != 2) {
+                if (skip(&scope, scope_end, (int)(s_tag & 7)) < 0) {
+                    goto bad;
+                }
+                continue;
+            }
+            const unsigned char *span;
+            Py_ssize_t span_len;
+            if ((s_tag & 7) != 2 || delimited(&scope, scope_end, &span, &span_len) < 0) {
+                goto bad;
+            }
+            int span_bail = 0;
+            PyObject *item = read_span(self, span, span + span_len, model, tenant, &span_bail);
+            if (item == NULL) {
+                if (!span_bail) {
+                    goto error;
+                }
+                item = PyBytes_FromStringAndSize((const char *)span, span_len);
+                if (item == NULL) {
+                    goto error;
+                }
+                left++;
+            }
+            int rc = PyList_Append(items, item);
+            Py_DECREF(item);
+            if (rc < 0) {
+                goto error;
+            }
+        }
+    }
+    return Py_BuildValue("(NNn)", labels, items, left);
+bad:
+    *bail = 1;
+error:
+    Py_DECREF(labels);
+    Py_DECREF(items);
+    return NULL;
+out:
+    Py_XDECREF(attrs);
+    return NULL;
+}
+
+static PyObject *
+Reader_read_request(Reader *self, PyObject *args)
+{
+    const unsigned char *body;
+    Py_ssize_t size;
+    PyObject *labels_of;
+    if (!PyArg_ParseTuple(args, "y#O:read_request", &body, &size, &labels_of)) {
+        return NULL;
+    }
+    const unsigned char *at = body, *end = body + size;
+    /* pass 1: the request's layout is plain (every resource_spans field length-delimited) */
+    while (at < end) {
+        uint64_t tag;
+        if (varint(&at, end, &tag) < 0 || ((tag >> 3) == 1 && (tag & 7) != 2) || skip(&at, end, (int)(tag & 7)) < 0) {
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    at = body;
+    while (at < end) {
+        uint64_t tag = 0;
+        varint(&at, end, &tag); /* pass 1 walked these bytes: no failure here */
+        if ((tag >> 3) != 1) {
+            skip(&at, end, (int)(tag & 7));
+            continue;
+        }
+        const unsigned char *rs = at;
+        Py_ssize_t len = 0;
+        delimited(&at, end, &rs, &len);
+        int bail = 0;
+        PyObject *resource = read_resource(self, rs, rs + len, labels_of, &bail);
+        if (resource == NULL) {
+            Py_DECREF(out);
+            if (bail && !PyErr_Occurred()) {
+                Py_RETURN_NONE;
+            }
+            return NULL;
+        }
+        int rc = PyList_Append(out, resource);
+        Py_DECREF(resource);
+        if (rc < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 static PyMethodDef Reader_methods[] = {
+    {"read_request", (PyCFunction)Reader_read_request, METH_VARARGS,
+     "read_request(body, labels_of) -> [(labels, items, left)] per ResourceSpans, or None when the "
+     "request's layout is not plain (then read it the Python way). labels_of(resource attribute "
+     "KeyValue encodings) gives a tuple starting (model, tenant) for its spans; items are as "
+     "read_many's."},
     {"read_many", (PyCFunction)Reader_read_many, METH_VARARGS,
      "read_many(spans, resource_model, resource_tenant) -> (items, left): per encoded span, its "
      "RequestObservation, or the span's bytes where the Python path must decide; `left` counts those."},
@@ -614,16 +1116,10 @@ static PyTypeObject ReaderType = {
  * return, per bucket touched, (bucket, value, observation) of its last one. None (nothing
  * changed) when a value is not a float or an int a double holds exactly: Python decides. */
 static PyObject *
-accumulate(PyObject *module, PyObject *args)
+accumulate_one(PyObject *batch, PyObject *key, PyObject *bounds, PyObject *counts, double total)
 {
-    (void)module;
-    PyObject *batch, *key, *bounds, *counts;
     double *xs = NULL;
     Py_ssize_t *at = NULL;
-    double total;
-    if (!PyArg_ParseTuple(args, "O!UOOd:accumulate", &PyList_Type, &batch, &key, &bounds, &counts, &total)) {
-        return NULL;
-    }
     int histogram = bounds != Py_None;
     Py_ssize_t nb = 0;
     double *edges = NULL;
@@ -661,13 +1157,31 @@ accumulate(PyObject *module, PyObject *args)
         goto fail;
     }
     /* first pass: every value, checked plain, so that nothing is changed when Python must decide */
+    PyObject *keys = NULL; /* the slot of `key` in the last Values' key tuple */
+    int slot = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *obs = PyList_GET_ITEM(batch, i);
-        if (!PyTuple_Check(obs) || PyTuple_GET_SIZE(obs) < 3 || !PyDict_Check(PyTuple_GET_ITEM(obs, 2))) {
+        if (!PyTuple_Check(obs) || PyTuple_GET_SIZE(obs) < 3) {
             PyErr_SetString(PyExc_TypeError, "batch must hold RequestObservations");
             goto fail;
         }
-        PyObject *v = PyDict_GetItemWithError(PyTuple_GET_ITEM(obs, 2), key);
+        PyObject *mapping = PyTuple_GET_ITEM(obs, 2);
+        if (Py_TYPE(mapping) == &ValuesType) {
+            Values *values = (Values *)mapping;
+            if (values->keys != keys) {
+                keys = values->keys;
+                slot = slot_of(keys, key);
+            }
+            if (slot >= 0 && (values->present & ((uint32_t)1 << slot))) {
+                xs[carried] = values->number[slot]; /* an int slot holds at most 2**53: exact */
+                at[carried++] = i;
+            }
+            continue;
+        }
+        if (!PyDict_Check(mapping)) {
+            goto decline;
+        }
+        PyObject *v = PyDict_GetItemWithError(mapping, key);
         if (v == NULL) {
             if (PyErr_Occurred()) {
                 goto fail;
@@ -688,12 +1202,7 @@ accumulate(PyObject *module, PyObject *args)
                 continue;
             }
         }
-        PyMem_Free(xs);
-        PyMem_Free(at);
-        PyMem_Free(edges);
-        PyMem_Free(last);
-        PyMem_Free(added);
-        Py_RETURN_NONE;
+        goto decline;
     }
     for (Py_ssize_t j = 0; j < carried; j++) {
         double x = xs[j];
@@ -732,7 +1241,8 @@ accumulate(PyObject *module, PyObject *args)
         }
         PyList_SetItem(counts, b, sum); /* steals sum, drops old */
         PyObject *obs = PyList_GET_ITEM(batch, last[b]);
-        PyObject *entry = Py_BuildValue("(nOO)", b, PyDict_GetItem(PyTuple_GET_ITEM(obs, 2), key), obs);
+        PyObject *value = PyObject_GetItem(PyTuple_GET_ITEM(obs, 2), key); /* the int or float itself */
+        PyObject *entry = value == NULL ? NULL : Py_BuildValue("(nNO)", b, value, obs);
         if (entry == NULL || PyList_Append(touched, entry) < 0) {
             Py_XDECREF(entry);
             Py_DECREF(touched);
@@ -746,6 +1256,13 @@ accumulate(PyObject *module, PyObject *args)
     PyMem_Free(last);
     PyMem_Free(added);
     return Py_BuildValue("(dnN)", total, carried, touched);
+decline:
+    PyMem_Free(xs);
+    PyMem_Free(at);
+    PyMem_Free(edges);
+    PyMem_Free(last);
+    PyMem_Free(added);
+    Py_RETURN_NONE;
 fail:
     PyMem_Free(xs);
     PyMem_Free(at);
@@ -755,7 +1272,113 @@ fail:
     return NULL;
 }
 
+/* group_by_labels(observations) -> [(model, tenant, [observation, ...]), ...], groups in order of
+ * first appearance and each group's members in arrival order. */
+static PyObject *
+group_by_labels(PyObject *module, PyObject *observations)
+{
+    (void)module;
+    if (!PyList_Check(observations)) {
+        PyErr_SetString(PyExc_TypeError, "group_by_labels() takes a list of RequestObservations");
+        return NULL;
+    }
+    PyObject *index = PyDict_New(); /* (model, tenant) -> members list */
+    PyObject *out = PyList_New(0);
+    if (index == NULL || out == NULL) {
+        goto fail;
+    }
+    PyObject *last_model = NULL, *last_tenant = NULL, *last_members = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(observations); i++) {
+        PyObject *obs = PyList_GET_ITEM(observations, i);
+        if (!PyTuple_Check(obs) || PyTuple_GET_SIZE(obs) < 2) {
+            PyErr_SetString(PyExc_TypeError, "group_by_labels() takes a list of RequestObservations");
+            goto fail;
+        }
+        PyObject *model = PyTuple_GET_ITEM(obs, 0), *tenant = PyTuple_GET_ITEM(obs, 1);
+        PyObject *members;
+        if (model == last_model && tenant == last_tenant) {
+            members = last_members; /* the same str objects as the previous span: a run */
+        }
+        else {
+            PyObject *key = PyTuple_Pack(2, model, tenant);
+            if (key == NULL) {
+                goto fail;
+            }
+            members = PyDict_GetItemWithError(index, key);
+            if (members == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                members = PyList_New(0);
+                PyObject *group = members == NULL ? NULL : PyTuple_Pack(3, model, tenant, members);
+                int failed = group == NULL || PyDict_SetItem(index, key, members) < 0 || PyList_Append(out, group) < 0;
+                Py_XDECREF(group);
+                Py_XDECREF(members); /* the index holds it */
+                if (failed) {
+                    Py_DECREF(key);
+                    goto fail;
+                }
+            }
+            Py_DECREF(key);
+            last_model = model, last_tenant = tenant, last_members = members;
+        }
+        if (PyList_Append(members, obs) < 0) {
+            goto fail;
+        }
+    }
+    Py_DECREF(index);
+    return out;
+fail:
+    Py_XDECREF(index);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static PyObject *
+accumulate(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *batch, *key, *bounds, *counts;
+    double total;
+    if (!PyArg_ParseTuple(args, "O!UOOd:accumulate", &PyList_Type, &batch, &key, &bounds, &counts, &total)) {
+        return NULL;
+    }
+    return accumulate_one(batch, key, bounds, counts, total);
+}
+
+/* accumulate_many(batch, specs) -> [accumulate(batch, *spec) for spec in specs], in one call: a
+ * series' flush adds up a dozen SLIs over the same batch. */
+static PyObject *
+accumulate_many(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *batch, *specs;
+    if (!PyArg_ParseTuple(args, "O!O!:accumulate_many", &PyList_Type, &batch, &PyList_Type, &specs)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(specs);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *spec = PyList_GET_ITEM(specs, i), *key, *bounds, *counts;
+        double total;
+        PyObject *result = PyArg_ParseTuple(spec, "UOOd:spec", &key, &bounds, &counts, &total)
+                               ? accumulate_one(batch, key, bounds, counts, total)
+                               : NULL;
+        if (result == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, result);
+    }
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
+    {"accumulate_many", accumulate_many, METH_VARARGS,
+     "accumulate_many(batch, [(key, bounds, counts, total), ...]) -> [accumulate's answer per spec]"},
+    {"group_by_labels", group_by_labels, METH_O,
+     "group_by_labels(observations) -> [(model, tenant, [observation, ...])], in order of first appearance"},
     {"accumulate", accumulate, METH_VARARGS,
      "accumulate(batch, key, bounds, counts, total) -> (total, n, [(bucket, value, observation)]) or None"},
     {NULL, NULL, 0, NULL},
@@ -777,6 +1400,16 @@ PyInit__spanscan(void)
     }
     PyObject *module = PyModule_Create(&spanscan_module);
     if (module == NULL) {
+        return NULL;
+    }
+    if (PyType_Ready(&ValuesType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&ValuesType);
+    if (PyModule_AddObject(module, "Values", (PyObject *)&ValuesType) < 0) {
+        Py_DECREF(&ValuesType);
+        Py_DECREF(module);
         return NULL;
     }
     Py_INCREF(&ReaderType);

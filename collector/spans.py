@@ -102,7 +102,7 @@ class RequestObservation(NamedTuple):
 
     model: str
     tenant: str
-    values: dict[str, float]
+    values: Mapping[str, float]  # a dict here; the C reader's read-only Values (collector.speedups)
     trace_id: bytes
     span_id: bytes
     time_ns: int

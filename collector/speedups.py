@@ -8,8 +8,8 @@ Those stay the reference: the C reader hands back every span it does not read pl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, Protocol
 
 from collector.spans import _TPOT_KEYS, _WANTED, DEPRECATED_ALIASES, RequestObservation, SpanContextConfig
 
@@ -17,19 +17,38 @@ try:
     from collector import _spanscan
 except ImportError:  # pragma: no cover - exercised on machines without a C compiler
     _spanscan = None  # type: ignore[assignment]
+else:
+    # A span's SLI values as the C reader holds them: read-only, and a Mapping like observe_span's dict.
+    Mapping.register(_spanscan.Values)
 
-ReadMany = Callable[[Sequence[bytes], str, str], tuple[list[RequestObservation | bytes], int]]
-Accumulate = Callable[
-    [list[RequestObservation], str, "tuple[float, ...] | None", "list[int] | None", float],
-    "tuple[float, int, list[tuple[int, float, RequestObservation]]] | None",
-]
+Labels = tuple[str, str, str, str]  # model, tenant, namespace, pod
+Items = list[RequestObservation | bytes]
+
+
+class SpanReader(Protocol):
+    """The C reader (collector/_spanscan.c): spans it reads plainly become observations, the rest
+    stay encoded for the Python path; `left` counts those."""
+
+    def read_many(self, spans: Sequence[bytes], resource_model: str, resource_tenant: str) -> tuple[Items, int]: ...
+
+    def read_request(
+        self, body: bytes, labels_of: Callable[[list[bytes]], Labels]
+    ) -> list[tuple[Labels, Items, int]] | None: ...
+
+
+Spec = tuple[str, "tuple[float, ...] | None", "list[int] | None", float]  # key, bounds, counts, total
+Accumulated = tuple[float, int, list[tuple[int, float, RequestObservation]]]  # total, n, touched buckets
+AccumulateMany = Callable[[list[RequestObservation], list[Spec]], list["Accumulated | None"]]
+
+Groups = Callable[[list[RequestObservation]], list[tuple[str, str, list[RequestObservation]]]]
 
 AVAILABLE: Final = _spanscan is not None
-accumulate: Final[Accumulate | None] = None if _spanscan is None else _spanscan.accumulate
+accumulate_many: Final[AccumulateMany | None] = None if _spanscan is None else _spanscan.accumulate_many
+group_by_labels: Final[Groups | None] = None if _spanscan is None else _spanscan.group_by_labels
 
 
-def span_reader(config: SpanContextConfig) -> ReadMany | None:
-    """`Reader.read_many` for this label configuration (observe_span's rules, compiled once)."""
+def span_reader(config: SpanContextConfig) -> SpanReader | None:
+    """The C reader for this label configuration (observe_span's rules, compiled once)."""
     if _spanscan is None:
         return None
     groups: dict[str, int] = {}
@@ -44,7 +63,6 @@ def span_reader(config: SpanContextConfig) -> ReadMany | None:
         flags[name] = (flags.get(name, (False, False))[0], True)
     # A label key that is also an SLI attribute is read as the SLI only, as observe_span does.
     labels = tuple((k.encode(), m, t) for k, (m, t) in sorted(flags.items()) if k.encode() not in _WANTED)
-    reader: Any = _spanscan.Reader(tuple(attributes), labels, _TPOT_KEYS, config.default_model,
-                                   config.default_tenant, RequestObservation)
-    read_many: ReadMany = reader.read_many
-    return read_many
+    reader: SpanReader = _spanscan.Reader(tuple(attributes), labels, _TPOT_KEYS, config.default_model,
+                                          config.default_tenant, RequestObservation)
+    return reader

@@ -28,7 +28,8 @@ from typing import Final
 from collector.goodput import GoodputSLO
 from collector.points import Exemplar, HistogramPoint, MetricSnapshot, ScalarPoint, Snapshot
 from collector.spans import PLAN, RequestObservation
-from collector.speedups import accumulate as native_accumulate
+from collector.speedups import accumulate_many as native_accumulate
+from collector.speedups import group_by_labels
 from slo.catalog import BY_KEY, Instrument
 from slo.metrics.model import Labels, make_labels
 
@@ -144,6 +145,7 @@ class Store:
         reference it is tested against)."""
         self.limits = limits
         self._accumulate = native_accumulate if speedups else None
+        self._group = group_by_labels if speedups else None
         self.goodput = goodput
         self._wall_ns = wall_ns
         self._monotonic = monotonic
@@ -169,6 +171,25 @@ class Store:
         requests = self._requests
         pending = self._pending
         routed = 0
+        group = self._group
+        if group is not None and isinstance(observations, list):
+            # The usual case, every label set seen before: route each group at once (C grouping,
+            # collector.speedups). Admission and folding depend on arrival order, so any new label
+            # set sends the whole batch the one-by-one way below.
+            groups = group(observations)
+            found = [requests.get((model, tenant, namespace, pod)) for model, tenant, _ in groups]
+            if None not in found:
+                for series, (_, _, members) in zip(found, groups, strict=True):
+                    assert series is not None
+                    series.updated = now
+                    batch = series.pending
+                    if not batch:
+                        pending.append(series)
+                    batch += members
+                    if len(batch) >= FLUSH_SERIES_AT:
+                        self._flush(series)
+                routed = len(observations)
+                observations = ()
         for obs in observations:
             routed += 1
             key = (obs.model, obs.tenant, namespace, pod)
@@ -206,19 +227,20 @@ class Store:
         if accumulate is not None:
             # The C loop (collector.speedups): same bisect, same additions in the same order, each
             # bucket's exemplar its last observation. A key it declines goes the Python way.
+            hists = series.hists
+            counters = series.counters
+            specs: list[tuple[str, tuple[float, ...] | None, list[int] | None, float]] = [
+                (k, hists[k].bounds, hists[k].counts, hists[k].sum) if k in hists else (k, None, None, counters[k])
+                for k in _ALL_KEYS
+            ]
             declined: set[str] = set()
-            for sli_key in _ALL_KEYS:
-                hist = series.hists.get(sli_key)
-                if hist is None:
-                    done = accumulate(batch, sli_key, None, None, series.counters[sli_key])
-                    if done is None:
-                        declined.add(sli_key)
-                    else:
-                        series.counters[sli_key] = done[0]
-                    continue
-                done = accumulate(batch, sli_key, hist.bounds, hist.counts, hist.sum)
+            for (sli_key, _, _, _), done in zip(specs, accumulate(batch, specs), strict=True):
                 if done is None:
                     declined.add(sli_key)
+                    continue
+                hist = hists.get(sli_key)
+                if hist is None:
+                    counters[sli_key] = done[0]
                     continue
                 hist.sum, carried, touched = done
                 hist.count += carried

@@ -54,7 +54,7 @@ class TraceIngest:
         self._fast = FastSpans(config)
         self._fast_path = fast_path
         # The C reader (collector.speedups) where it is built; else the learnt layouts.
-        self._read_many = span_reader(config) if fast_path and speedups else None
+        self._reader = span_reader(config) if fast_path and speedups else None
         self.fast_spans = 0  # spans read by the C reader or a learnt layout, for tests and benches
 
     def ingest(self, body: bytes) -> IngestResult:
@@ -62,29 +62,23 @@ class TraceIngest:
         collector.litepb for why the bytes, not the message). Each span is read by the C reader
         (collector.speedups) or, without it, a learnt layout (collector.fastspans) when one
         matches; else by `observe_span`, which then teaches its layout."""
-        request = RawTraceRequest.FromString(body)
         accepted = rejected = ignored = 0
         message = ""
         store = self._store
         config = self._config
         model_keys = self._model_keys
         tenant_keys = self._tenant_keys
-        read_many = self._read_many
-        native = read_many is not None
+        native = self._reader is not None
         fast = self._fast.observe if self._fast_path and not native else _never
         learn = self._fast.learn if self._fast_path and not native else _ignore
         fast_spans = 0
-        for resource_spans in request.resource_spans:
-            model, tenant, namespace, pod = self._resource_labels(resource_spans.resource.attributes)
-            observations: list[RequestObservation] = []
-            for scope_spans in resource_spans.scope_spans:
-                items: list[RequestObservation | bytes] = scope_spans.spans
-                if read_many is not None:
-                    items, left = read_many(scope_spans.spans, model, tenant)
-                    fast_spans += len(items) - left
-                    if not left:
-                        observations += items  # type: ignore[arg-type]  # no bytes left among them
-                        continue
+        for (model, tenant, namespace, pod), items, left in self._resources(body):
+            fast_spans += len(items) - left
+            observations: list[RequestObservation]
+            if not left:
+                observations = items  # type: ignore[assignment]  # no bytes left among them
+            else:
+                observations = []
                 for item in items:
                     if not isinstance(item, bytes):
                         observations.append(item)
@@ -122,6 +116,32 @@ class TraceIngest:
         if rejected:
             message = f"{rejected} llm_request span(s) rejected; first: {message}"
         return IngestResult(accepted + ignored, rejected, message)
+
+    def _resources(self, body: bytes) -> list[tuple[tuple[str, str, str, str], list[RequestObservation | bytes], int]]:
+        """Per ResourceSpans: its labels (model, tenant, namespace, pod), its spans in order (each
+        an observation where the C reader read it, else its encoding), and how many are left
+        encoded. The C reader walks the request itself; a request it declines, or a machine
+        without it, goes through the lean protobuf view (collector.litepb)."""
+        reader = self._reader
+        if reader is not None:
+            walked = reader.read_request(body, self._resource_labels)
+            if walked is not None:
+                return walked
+        out: list[tuple[tuple[str, str, str, str], list[RequestObservation | bytes], int]] = []
+        for resource_spans in RawTraceRequest.FromString(body).resource_spans:
+            labels = self._resource_labels(resource_spans.resource.attributes)
+            items: list[RequestObservation | bytes] = []
+            left = 0
+            for scope_spans in resource_spans.scope_spans:
+                if reader is not None:
+                    read, scope_left = reader.read_many(scope_spans.spans, labels[0], labels[1])
+                    items += read
+                    left += scope_left
+                else:
+                    items += scope_spans.spans
+                    left += len(scope_spans.spans)
+            out.append((labels, items, left))
+        return out
 
     def _resource_labels(self, attributes: Iterable[bytes]) -> tuple[str, str, str, str]:
         """(model, tenant, namespace, pod) from resource attributes, model and tenant by the

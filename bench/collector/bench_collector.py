@@ -7,7 +7,9 @@ fixtures/vllm-0.32-cpu/metrics-after-21-requests.prom as otelcol's prometheus re
 scrape (tests/collector_tests/promreceiver.py), once per --sources pods.
 
 Per core: one thread, CPU time of this process (time.process_time), so other load on the machine
-changes the figures less than wall time would. Three figures per signal:
+changes the figures less than wall time would. Parse-only and ingest rounds alternate, and each
+figure is the median over rounds (the ratio is the median of per-round ratios), so a burst of
+load on a shared machine moves both sides of the ratio alike. Three figures per signal:
 
 * parse-only: `ExportXServiceRequest.ParseFromString` on each body;
 * ingest: `Receiver.handle_http` (decode, derive, aggregate, reply), the whole OTLP/HTTP work
@@ -25,6 +27,7 @@ import gc
 import importlib.util
 import json
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -91,13 +94,23 @@ def metric_bodies(sources: int) -> tuple[list[bytes], int]:
     return bodies, points
 
 
-def cpu_rate(run: Callable[[], object], items: int, rounds: int) -> float:
-    run()  # warm: caches, first series
+def cpu_rates(parse: Callable[[], object], ingest: Callable[[], object], items: int,
+              rounds: int) -> tuple[float, float, float]:
+    """(parse-only per s, ingest per s, ingest over parse): medians over alternating rounds."""
+    parse()
+    ingest()  # warm: caches, first series
     gc.collect()
-    start = time.process_time()
+    parse_rates, ingest_rates, ratios = [], [], []
     for _ in range(rounds):
-        run()
-    return items * rounds / (time.process_time() - start)
+        start = time.process_time()
+        parse()
+        middle = time.process_time()
+        ingest()
+        end = time.process_time()
+        parse_rates.append(items / (middle - start))
+        ingest_rates.append(items / (end - middle))
+        ratios.append((middle - start) / (end - middle))
+    return statistics.median(parse_rates), statistics.median(ingest_rates), statistics.median(ratios)
 
 
 def http_rate(path: str, bodies: list[bytes], items: int, rounds: int) -> float:
@@ -150,23 +163,26 @@ def main(argv: list[str] | None = None) -> int:
         for b in mbodies:
             receiver.handle_http("/v1/metrics", b, PROTOBUF)
 
+    span_parse, span_ingest, span_ratio = cpu_rates(parse_spans, ingest_spans, spans, args.rounds)
+    point_parse, point_ingest, point_ratio = cpu_rates(parse_metrics, ingest_metrics, points, args.rounds)
     results: dict[str, Any] = {
         "python": platform.python_version(), "machine": platform.machine(), "batch": args.batch,
         "spans": {
-            "parse_only_per_s": cpu_rate(parse_spans, spans, args.rounds),
-            "ingest_per_s": cpu_rate(ingest_spans, spans, args.rounds),
+            "parse_only_per_s": span_parse,
+            "ingest_per_s": span_ingest,
+            "ingest_over_parse": span_ratio,
             "http_per_s": http_rate("/v1/traces", bodies, spans, max(1, args.rounds // 4)),
         },
         "metric_points": {
             "points_per_body": points // max(1, len(mbodies)),
-            "parse_only_per_s": cpu_rate(parse_metrics, points, args.rounds),
-            "ingest_per_s": cpu_rate(ingest_metrics, points, args.rounds),
+            "parse_only_per_s": point_parse,
+            "ingest_per_s": point_ingest,
+            "ingest_over_parse": point_ratio,
             "http_per_s": http_rate("/v1/metrics", mbodies, points, max(1, args.rounds // 4)),
         },
     }
     for signal in ("spans", "metric_points"):
         r = results[signal]
-        r["ingest_over_parse"] = r["ingest_per_s"] / r["parse_only_per_s"]
         print(f"{signal:14s} parse-only {r['parse_only_per_s']:>12,.0f}/s per core   "
               f"ingest {r['ingest_per_s']:>10,.0f}/s per core ({r['ingest_over_parse']:.2f} of parse)   "
               f"http {r['http_per_s']:>10,.0f}/s")
