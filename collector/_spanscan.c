@@ -46,6 +46,31 @@ typedef struct {
 } Label;
 
 typedef struct {
+    const char *key;
+    Py_ssize_t key_len;
+    int attr;  /* index in Reader.attrs, or -1 */
+    int label; /* index in Reader.labels, or -1 */
+    int next;  /* the next entry with the same signature, or -1 */
+} KeyEntry;
+
+#define KEYS 256 /* signature buckets (a power of two) */
+
+/* A cheap spread of attribute keys over KEYS buckets: the length and three bytes (vLLM's keys
+ * share long prefixes, so bytes from the end). Only a filter: a match is still compared whole. */
+static inline unsigned
+signature(const unsigned char *key, Py_ssize_t len)
+{
+    unsigned sig = (unsigned)len * 31u;
+    if (len > 0) {
+        sig += key[len - 1] * 7u + key[len / 2] * 131u;
+    }
+    if (len > 2) {
+        sig += key[len - 3];
+    }
+    return sig & (KEYS - 1);
+}
+
+typedef struct {
     PyObject_HEAD
     Py_ssize_t nattrs;
     Attribute *attrs;
@@ -59,6 +84,8 @@ typedef struct {
     PyObject *observation;     /* the RequestObservation class (a tuple subclass) */
     PyObject *owned;           /* the config tuples the key pointers point into */
     PyObject *names[NAMES];    /* model and tenant names seen, by hash: one str object per name */
+    int heads[KEYS];           /* the keys read (attributes and labels), chained by signature */
+    KeyEntry *entries;
 } Reader;
 
 /* -- protobuf wire format ---------------------------------------------------------------------- */
@@ -461,6 +488,7 @@ Reader_dealloc(Reader *self)
 {
     PyMem_Free(self->attrs);
     PyMem_Free(self->labels);
+    PyMem_Free(self->entries);
     Py_XDECREF(self->slot_keys);
     Py_XDECREF(self->default_model);
     Py_XDECREF(self->default_tenant);
@@ -596,6 +624,31 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
     self->default_tenant = tenant;
     Py_INCREF(observation);
     self->observation = observation;
+    self->entries = PyMem_Calloc((size_t)(na + nl) + 1, sizeof(KeyEntry));
+    if (self->entries == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int b = 0; b < KEYS; b++) {
+        self->heads[b] = -1;
+    }
+    for (Py_ssize_t i = 0; i < na + nl; i++) {
+        KeyEntry *entry = &self->entries[i];
+        entry->attr = i < na ? (int)i : -1;
+        entry->label = i < na ? -1 : (int)(i - na);
+        entry->key = i < na ? self->attrs[i].key : self->labels[i - na].key;
+        entry->key_len = i < na ? self->attrs[i].key_len : self->labels[i - na].key_len;
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (self->entries[j].key_len == entry->key_len
+                && memcmp(self->entries[j].key, entry->key, (size_t)entry->key_len) == 0) {
+                PyErr_SetString(PyExc_ValueError, "a key is given twice (an SLI attribute cannot be a label too)");
+                return -1;
+            }
+        }
+        unsigned b = signature((const unsigned char *)entry->key, entry->key_len);
+        entry->next = self->heads[b];
+        self->heads[b] = (int)i;
+    }
     self->owned = PyTuple_Pack(2, attrs, labels);
     return self->owned == NULL ? -1 : 0;
 fail:
@@ -697,9 +750,12 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
                 value = kv_end;
             }
             Attribute *attr = NULL;
-            for (Py_ssize_t i = 0; i < self->nattrs; i++) {
-                if (self->attrs[i].key_len == key_len && memcmp(self->attrs[i].key, key, (size_t)key_len) == 0) {
-                    attr = &self->attrs[i];
+            Label *label = NULL;
+            for (int e = self->heads[signature(key, key_len)]; e >= 0; e = self->entries[e].next) {
+                KeyEntry *entry = &self->entries[e];
+                if (entry->key_len == key_len && memcmp(entry->key, key, (size_t)key_len) == 0) {
+                    attr = entry->attr >= 0 ? &self->attrs[entry->attr] : NULL;
+                    label = entry->label >= 0 ? &self->labels[entry->label] : NULL;
                     break;
                 }
             }
@@ -749,11 +805,7 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
                 }
                 continue;
             }
-            for (Py_ssize_t i = 0; i < self->nlabels; i++) {
-                Label *label = &self->labels[i];
-                if (label->key_len != key_len || memcmp(label->key, key, (size_t)key_len) != 0) {
-                    continue;
-                }
+            if (label != NULL) {
                 if (any_value(value, value + value_len, &any) < 0 || any.kind == -1) {
                     goto out;
                 }
@@ -765,7 +817,6 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
                         tenant = any.text, tenant_len = any.text_len;
                     }
                 }
-                break;
             }
         }
         else if (skip(&at, end, wire) < 0) {
@@ -1108,126 +1159,164 @@ static PyTypeObject ReaderType = {
 
 /* -- aggregation -------------------------------------------------------------------------------- */
 
-/* accumulate(batch, key, bounds, counts, total) -> (total, n, touched) or None.
+/* accumulate_many(batch, specs) -> one answer per spec (key, bounds, counts, total):
+ * (total, n, touched), or None (nothing changed) when a value of that key is not a float or an
+ * int a double holds exactly: Python decides that key.
  *
  * For the observations in `batch` that carry `key`: add each value to `total` in order (float
  * additions, as `reduce(add, values, total)` does from a float), and when `bounds` is a tuple,
  * count each in bucket `bisect_left(bounds, value)` of the list `counts` (updated in place) and
- * return, per bucket touched, (bucket, value, observation) of its last one. None (nothing
- * changed) when a value is not a float or an int a double holds exactly: Python decides. */
-static PyObject *
-accumulate_one(PyObject *batch, PyObject *key, PyObject *bounds, PyObject *counts, double total)
+ * return, per bucket touched, (bucket, value, observation) of its last one. One pass over the
+ * batch gathers every key's values: a series' flush adds up a dozen SLIs over the same batch. */
+
+typedef struct {
+    PyObject *key, *bounds, *counts;
+    double total;
+    int declined;
+    int slot; /* in the key tuple of the Values last seen */
+    Py_ssize_t carried;
+    double *xs;
+    Py_ssize_t *at;
+} Spec;
+
+static int
+plain_number(PyObject *v, double *out)
 {
-    double *xs = NULL;
-    Py_ssize_t *at = NULL;
-    int histogram = bounds != Py_None;
-    Py_ssize_t nb = 0;
-    double *edges = NULL;
-    Py_ssize_t *last = NULL, *added = NULL;
-    if (histogram) {
-        if (!PyTuple_Check(bounds) || !PyList_Check(counts) || PyList_GET_SIZE(counts) != PyTuple_GET_SIZE(bounds) + 1) {
-            PyErr_SetString(PyExc_TypeError, "bounds must be a tuple and counts a list one longer");
-            return NULL;
-        }
-        nb = PyTuple_GET_SIZE(bounds);
-        edges = PyMem_Malloc(sizeof(double) * ((size_t)nb + 1));
-        last = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)nb + 1));
-        added = PyMem_Calloc((size_t)nb + 1, sizeof(Py_ssize_t));
-        if (edges == NULL || last == NULL || added == NULL) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        for (Py_ssize_t i = 0; i < nb; i++) {
-            PyObject *b = PyTuple_GET_ITEM(bounds, i);
-            if (!PyFloat_Check(b)) {
-                PyErr_SetString(PyExc_TypeError, "bounds must be floats");
-                goto fail;
-            }
-            edges[i] = PyFloat_AS_DOUBLE(b);
-        }
-        for (Py_ssize_t i = 0; i <= nb; i++) {
-            last[i] = -1;
-        }
+    if (PyFloat_CheckExact(v)) {
+        *out = PyFloat_AS_DOUBLE(v);
+        return 1;
     }
-    Py_ssize_t n = PyList_GET_SIZE(batch), carried = 0;
-    xs = PyMem_Malloc(sizeof(double) * ((size_t)n + 1));
-    at = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)n + 1));
-    if (xs == NULL || at == NULL) {
-        PyErr_NoMemory();
-        goto fail;
+    if (PyLong_CheckExact(v)) {
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow && x >= -EXACT && x <= EXACT) {
+            *out = (double)x;
+            return 1;
+        }
+        PyErr_Clear();
     }
-    /* first pass: every value, checked plain, so that nothing is changed when Python must decide */
-    PyObject *keys = NULL; /* the slot of `key` in the last Values' key tuple */
-    int slot = -1;
+    return 0;
+}
+
+/* Pass 1: every spec's values, in batch order. -1 on a Python error. */
+static int
+gather(PyObject *batch, Spec *specs, Py_ssize_t nspecs)
+{
+    PyObject *keys = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(batch);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *obs = PyList_GET_ITEM(batch, i);
         if (!PyTuple_Check(obs) || PyTuple_GET_SIZE(obs) < 3) {
             PyErr_SetString(PyExc_TypeError, "batch must hold RequestObservations");
-            goto fail;
+            return -1;
         }
         PyObject *mapping = PyTuple_GET_ITEM(obs, 2);
         if (Py_TYPE(mapping) == &ValuesType) {
             Values *values = (Values *)mapping;
             if (values->keys != keys) {
                 keys = values->keys;
-                slot = slot_of(keys, key);
+                for (Py_ssize_t j = 0; j < nspecs; j++) {
+                    specs[j].slot = slot_of(keys, specs[j].key);
+                }
             }
-            if (slot >= 0 && (values->present & ((uint32_t)1 << slot))) {
-                xs[carried] = values->number[slot]; /* an int slot holds at most 2**53: exact */
-                at[carried++] = i;
-            }
-            continue;
-        }
-        if (!PyDict_Check(mapping)) {
-            goto decline;
-        }
-        PyObject *v = PyDict_GetItemWithError(mapping, key);
-        if (v == NULL) {
-            if (PyErr_Occurred()) {
-                goto fail;
+            for (Py_ssize_t j = 0; j < nspecs; j++) {
+                Spec *spec = &specs[j];
+                if (spec->slot >= 0 && (values->present & ((uint32_t)1 << spec->slot))) {
+                    spec->xs[spec->carried] = values->number[spec->slot]; /* exact: ints are <= 2**53 */
+                    spec->at[spec->carried++] = i;
+                }
             }
             continue;
         }
-        if (PyFloat_CheckExact(v)) {
-            xs[carried] = PyFloat_AS_DOUBLE(v);
-            at[carried++] = i;
-            continue;
-        }
-        if (PyLong_CheckExact(v)) {
-            int overflow = 0;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (!overflow && x >= -(1LL << 53) && x <= (1LL << 53)) {
-                xs[carried] = (double)x;
-                at[carried++] = i;
+        for (Py_ssize_t j = 0; j < nspecs; j++) {
+            Spec *spec = &specs[j];
+            if (spec->declined) {
                 continue;
             }
-        }
-        goto decline;
-    }
-    for (Py_ssize_t j = 0; j < carried; j++) {
-        double x = xs[j];
-        Py_ssize_t i = at[j];
-        total += x;
-        if (histogram) {
-            Py_ssize_t lo = 0, hi = nb; /* bisect_left, as Python's: a[mid] < x goes right */
-            while (lo < hi) {
-                Py_ssize_t mid = (lo + hi) / 2;
-                if (edges[mid] < x) {
-                    lo = mid + 1;
-                }
-                else {
-                    hi = mid;
-                }
+            if (!PyDict_Check(mapping)) {
+                spec->declined = 1;
+                continue;
             }
-            added[lo]++;
-            last[lo] = i;
+            PyObject *v = PyDict_GetItemWithError(mapping, spec->key);
+            if (v == NULL) {
+                if (PyErr_Occurred()) {
+                    return -1;
+                }
+                continue;
+            }
+            double x;
+            if (plain_number(v, &x)) {
+                spec->xs[spec->carried] = x;
+                spec->at[spec->carried++] = i;
+            }
+            else {
+                spec->declined = 1;
+            }
         }
     }
+    return 0;
+}
+
+/* Pass 2 for one spec: sums, buckets, exemplars. A new reference, or NULL on a Python error. */
+static PyObject *
+apply(PyObject *batch, Spec *spec)
+{
+    if (spec->declined) {
+        Py_RETURN_NONE;
+    }
+    double total = spec->total;
     PyObject *touched = PyList_New(0);
     if (touched == NULL) {
+        return NULL;
+    }
+    if (spec->bounds == Py_None) {
+        for (Py_ssize_t j = 0; j < spec->carried; j++) {
+            total += spec->xs[j];
+        }
+        return Py_BuildValue("(dnN)", total, spec->carried, touched);
+    }
+    PyObject *bounds = spec->bounds, *counts = spec->counts;
+    if (!PyTuple_Check(bounds) || !PyList_Check(counts) || PyList_GET_SIZE(counts) != PyTuple_GET_SIZE(bounds) + 1) {
+        PyErr_SetString(PyExc_TypeError, "bounds must be a tuple and counts a list one longer");
+        Py_DECREF(touched);
+        return NULL;
+    }
+    Py_ssize_t nb = PyTuple_GET_SIZE(bounds);
+    double *edges = PyMem_Malloc(sizeof(double) * ((size_t)nb + 1));
+    Py_ssize_t *last = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)nb + 1));
+    Py_ssize_t *added = PyMem_Calloc((size_t)nb + 1, sizeof(Py_ssize_t));
+    if (edges == NULL || last == NULL || added == NULL) {
+        PyErr_NoMemory();
         goto fail;
     }
-    for (Py_ssize_t b = 0; histogram && b <= nb; b++) {
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        PyObject *b = PyTuple_GET_ITEM(bounds, i);
+        if (!PyFloat_Check(b)) {
+            PyErr_SetString(PyExc_TypeError, "bounds must be floats");
+            goto fail;
+        }
+        edges[i] = PyFloat_AS_DOUBLE(b);
+    }
+    for (Py_ssize_t i = 0; i <= nb; i++) {
+        last[i] = -1;
+    }
+    for (Py_ssize_t j = 0; j < spec->carried; j++) {
+        double x = spec->xs[j];
+        total += x;
+        Py_ssize_t lo = 0, hi = nb; /* bisect_left, as Python's: a[mid] < x goes right */
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            if (edges[mid] < x) {
+                lo = mid + 1;
+            }
+            else {
+                hi = mid;
+            }
+        }
+        added[lo]++;
+        last[lo] = spec->at[j];
+    }
+    for (Py_ssize_t b = 0; b <= nb; b++) {
         if (last[b] < 0) {
             continue;
         }
@@ -1236,40 +1325,76 @@ accumulate_one(PyObject *batch, PyObject *key, PyObject *bounds, PyObject *count
         PyObject *sum = inc == NULL ? NULL : PyNumber_Add(old, inc);
         Py_XDECREF(inc);
         if (sum == NULL) {
-            Py_DECREF(touched);
             goto fail;
         }
         PyList_SetItem(counts, b, sum); /* steals sum, drops old */
         PyObject *obs = PyList_GET_ITEM(batch, last[b]);
-        PyObject *value = PyObject_GetItem(PyTuple_GET_ITEM(obs, 2), key); /* the int or float itself */
+        PyObject *value = PyObject_GetItem(PyTuple_GET_ITEM(obs, 2), spec->key); /* the int or float itself */
         PyObject *entry = value == NULL ? NULL : Py_BuildValue("(nNO)", b, value, obs);
         if (entry == NULL || PyList_Append(touched, entry) < 0) {
             Py_XDECREF(entry);
-            Py_DECREF(touched);
             goto fail;
         }
         Py_DECREF(entry);
     }
-    PyMem_Free(xs);
-    PyMem_Free(at);
     PyMem_Free(edges);
     PyMem_Free(last);
     PyMem_Free(added);
-    return Py_BuildValue("(dnN)", total, carried, touched);
-decline:
-    PyMem_Free(xs);
-    PyMem_Free(at);
-    PyMem_Free(edges);
-    PyMem_Free(last);
-    PyMem_Free(added);
-    Py_RETURN_NONE;
+    return Py_BuildValue("(dnN)", total, spec->carried, touched);
 fail:
-    PyMem_Free(xs);
-    PyMem_Free(at);
     PyMem_Free(edges);
     PyMem_Free(last);
     PyMem_Free(added);
+    Py_DECREF(touched);
     return NULL;
+}
+
+static PyObject *
+accumulate_many(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *batch, *spec_list, *out = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!:accumulate_many", &PyList_Type, &batch, &PyList_Type, &spec_list)) {
+        return NULL;
+    }
+    Py_ssize_t nspecs = PyList_GET_SIZE(spec_list), n = PyList_GET_SIZE(batch);
+    Spec *specs = PyMem_Calloc((size_t)nspecs + 1, sizeof(Spec));
+    if (specs == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t j = 0; j < nspecs; j++) {
+        Spec *spec = &specs[j];
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(spec_list, j), "UOOd:spec", &spec->key, &spec->bounds, &spec->counts,
+                              &spec->total)) {
+            goto done;
+        }
+        spec->slot = -1;
+        spec->xs = PyMem_Malloc(sizeof(double) * ((size_t)n + 1));
+        spec->at = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)n + 1));
+        if (spec->xs == NULL || spec->at == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    if (gather(batch, specs, nspecs) < 0) {
+        goto done;
+    }
+    out = PyList_New(nspecs);
+    for (Py_ssize_t j = 0; out != NULL && j < nspecs; j++) {
+        PyObject *result = apply(batch, &specs[j]);
+        if (result == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, j, result);
+    }
+done:
+    for (Py_ssize_t j = 0; j < nspecs; j++) {
+        PyMem_Free(specs[j].xs);
+        PyMem_Free(specs[j].at);
+    }
+    PyMem_Free(specs);
+    return out;
 }
 
 /* group_by_labels(observations) -> [(model, tenant, [observation, ...]), ...], groups in order of
@@ -1335,52 +1460,11 @@ fail:
     return NULL;
 }
 
-static PyObject *
-accumulate(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *batch, *key, *bounds, *counts;
-    double total;
-    if (!PyArg_ParseTuple(args, "O!UOOd:accumulate", &PyList_Type, &batch, &key, &bounds, &counts, &total)) {
-        return NULL;
-    }
-    return accumulate_one(batch, key, bounds, counts, total);
-}
-
-/* accumulate_many(batch, specs) -> [accumulate(batch, *spec) for spec in specs], in one call: a
- * series' flush adds up a dozen SLIs over the same batch. */
-static PyObject *
-accumulate_many(PyObject *module, PyObject *args)
-{
-    (void)module;
-    PyObject *batch, *specs;
-    if (!PyArg_ParseTuple(args, "O!O!:accumulate_many", &PyList_Type, &batch, &PyList_Type, &specs)) {
-        return NULL;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(specs);
-    PyObject *out = PyList_New(n);
-    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
-        PyObject *spec = PyList_GET_ITEM(specs, i), *key, *bounds, *counts;
-        double total;
-        PyObject *result = PyArg_ParseTuple(spec, "UOOd:spec", &key, &bounds, &counts, &total)
-                               ? accumulate_one(batch, key, bounds, counts, total)
-                               : NULL;
-        if (result == NULL) {
-            Py_CLEAR(out);
-            break;
-        }
-        PyList_SET_ITEM(out, i, result);
-    }
-    return out;
-}
-
 static PyMethodDef module_methods[] = {
     {"accumulate_many", accumulate_many, METH_VARARGS,
-     "accumulate_many(batch, [(key, bounds, counts, total), ...]) -> [accumulate's answer per spec]"},
+     "accumulate_many(batch, [(key, bounds, counts, total), ...]) -> per spec (total, n, [(bucket, value, observation)]) or None"},
     {"group_by_labels", group_by_labels, METH_O,
      "group_by_labels(observations) -> [(model, tenant, [observation, ...])], in order of first appearance"},
-    {"accumulate", accumulate, METH_VARARGS,
-     "accumulate(batch, key, bounds, counts, total) -> (total, n, [(bucket, value, observation)]) or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,10 +34,6 @@ class Reader:
         self, body: bytes, labels_of: Callable[[list[bytes]], tuple[str, str, str, str]]
     ) -> list[tuple[tuple[str, str, str, str], list[Any], int]] | None: ...
 
-def accumulate(
-    batch: list[Any], key: str, bounds: tuple[float, ...] | None, counts: list[int] | None, total: float
-) -> tuple[float, int, list[tuple[int, float, Any]]] | None: ...
-
 def group_by_labels(observations: list[Any]) -> list[tuple[str, str, list[Any]]]: ...
 
 def accumulate_many(
