@@ -91,9 +91,13 @@ typedef struct {
 /* -- protobuf wire format ---------------------------------------------------------------------- */
 
 /* 0 and the value, or -1 past the end / over 10 bytes. */
-static int
+static inline __attribute__((always_inline)) int
 varint(const unsigned char **at, const unsigned char *end, uint64_t *out)
 {
+    if (*at < end && **at < 0x80) { /* one byte: tags and short lengths, nearly every varint here */
+        *out = *(*at)++;
+        return 0;
+    }
     uint64_t result = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         if (*at >= end) {
@@ -110,7 +114,7 @@ varint(const unsigned char **at, const unsigned char *end, uint64_t *out)
 }
 
 /* Skip one field's payload by its wire type; -1 when it does not fit or is a group. */
-static int
+static inline __attribute__((always_inline)) int
 skip(const unsigned char **at, const unsigned char *end, int wire)
 {
     uint64_t n;
@@ -141,7 +145,7 @@ skip(const unsigned char **at, const unsigned char *end, int wire)
 }
 
 /* A length-delimited payload: [*start, *start + *len). */
-static int
+static inline __attribute__((always_inline)) int
 delimited(const unsigned char **at, const unsigned char *end, const unsigned char **start, Py_ssize_t *len)
 {
     uint64_t n;
@@ -176,7 +180,7 @@ typedef struct {
     double number;
 } Any;
 
-static int
+static inline __attribute__((always_inline)) int
 any_value(const unsigned char *at, const unsigned char *end, Any *out)
 {
     out->kind = 0;
@@ -1159,18 +1163,19 @@ static PyTypeObject ReaderType = {
 
 /* -- aggregation -------------------------------------------------------------------------------- */
 
-/* accumulate_many(batch, specs) -> one answer per spec (key, bounds, counts, total):
- * (total, n, touched), or None (nothing changed) when a value of that key is not a float or an
- * int a double holds exactly: Python decides that key.
+/* accumulate_many(batch, specs) -> one answer per spec (key, bounds, counts, exemplars, total):
+ * (total, n), or None (nothing changed) when a value of that key is not a float or an int a
+ * double holds exactly: Python decides that key.
  *
  * For the observations in `batch` that carry `key`: add each value to `total` in order (float
  * additions, as `reduce(add, values, total)` does from a float), and when `bounds` is a tuple,
- * count each in bucket `bisect_left(bounds, value)` of the list `counts` (updated in place) and
- * return, per bucket touched, (bucket, value, observation) of its last one. One pass over the
- * batch gathers every key's values: a series' flush adds up a dozen SLIs over the same batch. */
+ * count each in bucket `bisect_left(bounds, value)` of the list `counts` and set item `bucket`
+ * of the list `exemplars` to (value, observation) of the bucket's last one (both updated in
+ * place). One pass over the batch gathers every key's values: a series' flush adds up a dozen
+ * SLIs over the same batch. */
 
 typedef struct {
-    PyObject *key, *bounds, *counts;
+    PyObject *key, *bounds, *counts, *exemplars;
     double total;
     int declined;
     int slot; /* in the key tuple of the Values last seen */
@@ -1265,20 +1270,16 @@ apply(PyObject *batch, Spec *spec)
         Py_RETURN_NONE;
     }
     double total = spec->total;
-    PyObject *touched = PyList_New(0);
-    if (touched == NULL) {
-        return NULL;
-    }
     if (spec->bounds == Py_None) {
         for (Py_ssize_t j = 0; j < spec->carried; j++) {
             total += spec->xs[j];
         }
-        return Py_BuildValue("(dnN)", total, spec->carried, touched);
+        return Py_BuildValue("(dn)", total, spec->carried);
     }
-    PyObject *bounds = spec->bounds, *counts = spec->counts;
-    if (!PyTuple_Check(bounds) || !PyList_Check(counts) || PyList_GET_SIZE(counts) != PyTuple_GET_SIZE(bounds) + 1) {
-        PyErr_SetString(PyExc_TypeError, "bounds must be a tuple and counts a list one longer");
-        Py_DECREF(touched);
+    PyObject *bounds = spec->bounds, *counts = spec->counts, *exemplars = spec->exemplars;
+    if (!PyTuple_Check(bounds) || !PyList_Check(counts) || PyList_GET_SIZE(counts) != PyTuple_GET_SIZE(bounds) + 1
+        || !PyList_Check(exemplars) || PyList_GET_SIZE(exemplars) != PyList_GET_SIZE(counts)) {
+        PyErr_SetString(PyExc_TypeError, "bounds must be a tuple, counts and exemplars lists one longer");
         return NULL;
     }
     Py_ssize_t nb = PyTuple_GET_SIZE(bounds);
@@ -1330,22 +1331,21 @@ apply(PyObject *batch, Spec *spec)
         PyList_SetItem(counts, b, sum); /* steals sum, drops old */
         PyObject *obs = PyList_GET_ITEM(batch, last[b]);
         PyObject *value = PyObject_GetItem(PyTuple_GET_ITEM(obs, 2), spec->key); /* the int or float itself */
-        PyObject *entry = value == NULL ? NULL : Py_BuildValue("(nNO)", b, value, obs);
-        if (entry == NULL || PyList_Append(touched, entry) < 0) {
-            Py_XDECREF(entry);
+        PyObject *entry = value == NULL ? NULL : PyTuple_Pack(2, value, obs);
+        Py_XDECREF(value);
+        if (entry == NULL) {
             goto fail;
         }
-        Py_DECREF(entry);
+        PyList_SetItem(exemplars, b, entry); /* steals entry, drops the old exemplar */
     }
     PyMem_Free(edges);
     PyMem_Free(last);
     PyMem_Free(added);
-    return Py_BuildValue("(dnN)", total, spec->carried, touched);
+    return Py_BuildValue("(dn)", total, spec->carried);
 fail:
     PyMem_Free(edges);
     PyMem_Free(last);
     PyMem_Free(added);
-    Py_DECREF(touched);
     return NULL;
 }
 
@@ -1364,8 +1364,8 @@ accumulate_many(PyObject *module, PyObject *args)
     }
     for (Py_ssize_t j = 0; j < nspecs; j++) {
         Spec *spec = &specs[j];
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(spec_list, j), "UOOd:spec", &spec->key, &spec->bounds, &spec->counts,
-                              &spec->total)) {
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(spec_list, j), "UOOOd:spec", &spec->key, &spec->bounds, &spec->counts,
+                              &spec->exemplars, &spec->total)) {
             goto done;
         }
         spec->slot = -1;
@@ -1462,7 +1462,7 @@ fail:
 
 static PyMethodDef module_methods[] = {
     {"accumulate_many", accumulate_many, METH_VARARGS,
-     "accumulate_many(batch, [(key, bounds, counts, total), ...]) -> per spec (total, n, [(bucket, value, observation)]) or None"},
+     "accumulate_many(batch, [(key, bounds, counts, exemplars, total), ...]) -> per spec (total, n) or None"},
     {"group_by_labels", group_by_labels, METH_O,
      "group_by_labels(observations) -> [(model, tenant, [observation, ...])], in order of first appearance"},
     {NULL, NULL, 0, NULL},

@@ -9,7 +9,7 @@ Those stay the reference: the C reader hands back every span it does not read pl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from collector.spans import _TPOT_KEYS, _WANTED, DEPRECATED_ALIASES, RequestObservation, SpanContextConfig
 
@@ -36,9 +36,9 @@ class SpanReader(Protocol):
     ) -> list[tuple[Labels, Items, int]] | None: ...
 
 
-Spec = tuple[str, "tuple[float, ...] | None", "list[int] | None", float]  # key, bounds, counts, total
-Accumulated = tuple[float, int, list[tuple[int, float, RequestObservation]]]  # total, n, touched buckets
-AccumulateMany = Callable[[list[RequestObservation], list[Spec]], list["Accumulated | None"]]
+# key, bounds, counts, exemplars (both updated in place), total -> (total, n), or None: Python decides
+Spec = tuple[str, "tuple[float, ...] | None", "list[int] | None", "list[Any] | None", float]
+AccumulateMany = Callable[[list[RequestObservation], list[Spec]], list["tuple[float, int] | None"]]
 
 Groups = Callable[[list[RequestObservation]], list[tuple[str, str, list[RequestObservation]]]]
 

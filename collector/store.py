@@ -28,8 +28,8 @@ from typing import Final
 from collector.goodput import GoodputSLO
 from collector.points import Exemplar, HistogramPoint, MetricSnapshot, ScalarPoint, Snapshot
 from collector.spans import PLAN, RequestObservation
+from collector.speedups import Spec, group_by_labels
 from collector.speedups import accumulate_many as native_accumulate
-from collector.speedups import group_by_labels
 from slo.catalog import BY_KEY, Instrument
 from slo.metrics.model import Labels, make_labels
 
@@ -229,24 +229,21 @@ class Store:
             # bucket's exemplar its last observation. A key it declines goes the Python way.
             hists = series.hists
             counters = series.counters
-            specs: list[tuple[str, tuple[float, ...] | None, list[int] | None, float]] = [
-                (k, hists[k].bounds, hists[k].counts, hists[k].sum) if k in hists else (k, None, None, counters[k])
+            specs: list[Spec] = [
+                (k, hists[k].bounds, hists[k].counts, hists[k].exemplars, hists[k].sum) if k in hists
+                else (k, None, None, None, counters[k])
                 for k in _ALL_KEYS
             ]
             declined: set[str] = set()
-            for (sli_key, _, _, _), done in zip(specs, accumulate(batch, specs), strict=True):
+            for (sli_key, _, _, _, _), done in zip(specs, accumulate(batch, specs), strict=True):
                 if done is None:
                     declined.add(sli_key)
-                    continue
-                hist = hists.get(sli_key)
-                if hist is None:
+                elif sli_key in hists:
+                    hist = hists[sli_key]
+                    hist.sum, carried = done
+                    hist.count += carried
+                else:
                     counters[sli_key] = done[0]
-                    continue
-                hist.sum, carried, touched = done
-                hist.count += carried
-                exemplars = hist.exemplars
-                for i, value, obs in touched:
-                    exemplars[i] = (value, obs)
             if declined:
                 self._aggregate(series, batch, declined)
         else:

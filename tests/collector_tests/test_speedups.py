@@ -135,17 +135,21 @@ def test_accumulate_many_rejects_misuse() -> None:
     assert accumulate is not None
     obs = RequestObservation("m", "t", {"ttft": 1.0}, b"", b"", 0)
     with pytest.raises(TypeError):
-        accumulate([obs], [("ttft", (1.0,), [0], 0.0)])  # counts one short of bounds + 1
+        accumulate([obs], [("ttft", (1.0,), [0], [None], 0.0)])  # counts one short of bounds + 1
     with pytest.raises(TypeError):
-        accumulate([obs], [("ttft", (1,), [0, 0], 0.0)])  # an int bound
+        accumulate([obs], [("ttft", (1.0,), [0, 0], [None], 0.0)])  # exemplars one short
     with pytest.raises(TypeError):
-        accumulate([("not", "an observation")], [("ttft", None, None, 0.0)])  # type: ignore[list-item]
+        accumulate([obs], [("ttft", (1,), [0, 0], [None, None], 0.0)])  # an int bound
+    with pytest.raises(TypeError):
+        accumulate([("not", "an observation")], [("ttft", None, None, None, 0.0)])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         accumulate([obs], [("ttft", None)])  # type: ignore[list-item]
-    assert accumulate([obs], [("ttft", (0.5, 2.0), [0, 0, 0], 0.0)]) == [(1.0, 1, [(1, 1.0, obs)])]
-    assert accumulate([obs], [("tpot", None, None, 0.5)]) == [(0.5, 0, [])]
+    counts, exemplars = [0, 0, 0], [None, None, None]
+    assert accumulate([obs], [("ttft", (0.5, 2.0), counts, exemplars, 0.0)]) == [(1.0, 1)]
+    assert counts == [0, 1, 0] and exemplars == [None, (1.0, obs), None]
+    assert accumulate([obs], [("tpot", None, None, None, 0.5)]) == [(0.5, 0)]
     assert accumulate([RequestObservation("m", "t", {"ttft": True}, b"", b"", 0)],
-                      [("ttft", None, None, 0.0)]) == [None]  # a bool: Python decides
+                      [("ttft", None, None, None, 0.0)]) == [None]  # a bool: Python decides
 
 
 def test_reader_rejects_a_malformed_plan() -> None:
