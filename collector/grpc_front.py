@@ -34,8 +34,9 @@ def make_grpc_server(host: str, port: int, receiver: Receiver, *, workers: int =
     def traces(raw: bytes, context: Any) -> Any:
         request = ExportTraceServiceRequest()
         _enter(raw, request, context)
+        del request  # decoded to validate only; the ingest reads `raw` (see Receiver._http_traces)
         try:
-            return receiver.export_traces(request, raw)
+            return receiver.ingest_traces(raw)
         finally:
             receiver.leave()
 

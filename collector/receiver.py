@@ -149,9 +149,12 @@ class Receiver:
             refused = self.store.counts.refused
             refused[reason] = refused.get(reason, 0) + 1
 
-    def export_traces(self, request: ExportTraceServiceRequest, raw: bytes | None = None) -> ExportTraceServiceResponse:
-        """`raw`: the protobuf bytes `request` was decoded from, when there are some (saves encoding)."""
-        result = self.traces.ingest(raw if raw is not None else request.SerializeToString())
+    def export_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceResponse:
+        return self.ingest_traces(request.SerializeToString())
+
+    def ingest_traces(self, raw: bytes) -> ExportTraceServiceResponse:
+        """`raw`: an encoded ExportTraceServiceRequest that decoded cleanly."""
+        result = self.traces.ingest(raw)
         response = ExportTraceServiceResponse()
         if result.rejected:
             response.partial_success.rejected_spans = result.rejected
@@ -221,7 +224,13 @@ class Receiver:
             decode(request, raw, media)
         except BadPayload as exc:
             return self._bad(media, str(exc))
-        return self._ok(media, self.export_traces(request, raw if media == PROTOBUF else None))
+        if media != PROTOBUF:
+            return self._ok(media, self.export_traces(request))
+        # Decoded only to validate: the ingest reads the bytes. Freed first, so its arena (as large as
+        # the body, several times over) is not held while the ingest allocates; that measurably
+        # slowed both.
+        del request
+        return self._ok(media, self.ingest_traces(raw))
 
     def _http_metrics(self, raw: bytes, media: str) -> Reply:
         request = ExportMetricsServiceRequest()
