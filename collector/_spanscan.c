@@ -84,6 +84,7 @@ typedef struct {
     PyObject *observation;     /* the RequestObservation class (a tuple subclass) */
     PyObject *owned;           /* the config tuples the key pointers point into */
     PyObject *names[NAMES];    /* model and tenant names seen, by hash: one str object per name */
+    int ready;                 /* __init__ finished: the only state in which it may read */
     int heads[KEYS];           /* the keys read (attributes and labels), chained by signature */
     KeyEntry *entries;
 } Reader;
@@ -104,6 +105,9 @@ varint(const unsigned char **at, const unsigned char *end, uint64_t *out)
             return -1;
         }
         unsigned char byte = *(*at)++;
+        if (shift == 63 && byte > 1) {
+            return -1; /* bits past the 64th: upb drops them; leave such a span to Python */
+        }
         result |= (uint64_t)(byte & 0x7F) << shift;
         if (byte < 0x80) {
             *out = result;
@@ -520,11 +524,13 @@ name_of(Reader *self, const unsigned char *text, Py_ssize_t len)
     if (*entry != NULL) {
         Py_ssize_t cached_len;
         const char *cached = PyUnicode_AsUTF8AndSize(*entry, &cached_len);
-        if (cached != NULL && cached_len == len && memcmp(cached, text, (size_t)len) == 0) {
+        if (cached == NULL) {
+            PyErr_Clear(); /* cannot happen for a str we decoded; then just replace the entry */
+        }
+        else if (cached_len == len && memcmp(cached, text, (size_t)len) == 0) {
             Py_INCREF(*entry);
             return *entry;
         }
-        PyErr_Clear();
     }
     PyObject *name = PyUnicode_DecodeUTF8((const char *)text, len, NULL);
     if (name != NULL) {
@@ -545,11 +551,16 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     if (self->owned != NULL) {
-        PyErr_SetString(PyExc_TypeError, "Reader is immutable");
+        PyErr_SetString(PyExc_TypeError, "Reader is immutable (and __init__ runs once)");
         return -1;
     }
     if (!PyType_IsSubtype((PyTypeObject *)observation, &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError, "observation must be a tuple subclass");
+        return -1;
+    }
+    /* held from the start: the key pointers below point into these tuples */
+    self->owned = PyTuple_Pack(2, attrs, labels);
+    if (self->owned == NULL) {
         return -1;
     }
     PyObject *slot_keys = PyList_New(0); /* SLI keys in first-seen order: attributes, then TPOT */
@@ -653,8 +664,8 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
         entry->next = self->heads[b];
         self->heads[b] = (int)i;
     }
-    self->owned = PyTuple_Pack(2, attrs, labels);
-    return self->owned == NULL ? -1 : 0;
+    self->ready = 1;
+    return 0;
 fail:
     Py_DECREF(slot_keys);
     return -1;
@@ -858,7 +869,10 @@ read_span(Reader *self, const unsigned char *at, const unsigned char *end, PyObj
         model_obj = PyUnicode_GET_LENGTH(resource_model) ? resource_model : self->default_model;
         Py_INCREF(model_obj);
     }
-    if (tenant != NULL) {
+    if (model_obj == NULL) {
+        tenant_obj = NULL; /* keep the model's error */
+    }
+    else if (tenant != NULL) {
         tenant_obj = name_of(self, tenant, tenant_len);
     }
     else {
@@ -906,9 +920,22 @@ out:
     return NULL;
 }
 
+static int
+check_ready(Reader *self)
+{
+    if (!self->ready) {
+        PyErr_SetString(PyExc_TypeError, "Reader was not initialised");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 Reader_read_many(Reader *self, PyObject *args)
 {
+    if (check_ready(self) < 0) {
+        return NULL;
+    }
     PyObject *spans, *resource_model, *resource_tenant;
     if (!PyArg_ParseTuple(args, "OUU:read_many", &spans, &resource_model, &resource_tenant)) {
         return NULL;
@@ -1088,6 +1115,9 @@ out:
 static PyObject *
 Reader_read_request(Reader *self, PyObject *args)
 {
+    if (check_ready(self) < 0) {
+        return NULL;
+    }
     const unsigned char *body;
     Py_ssize_t size;
     PyObject *labels_of;
@@ -1172,7 +1202,8 @@ static PyTypeObject ReaderType = {
  * count each in bucket `bisect_left(bounds, value)` of the list `counts` and set item `bucket`
  * of the list `exemplars` to (value, observation) of the bucket's last one (both updated in
  * place). One pass over the batch gathers every key's values: a series' flush adds up a dozen
- * SLIs over the same batch. */
+ * SLIs over the same batch. An exception part way (for the collector's own specs, only a
+ * MemoryError) can leave the specs before it applied: not atomic. */
 
 typedef struct {
     PyObject *key, *bounds, *counts, *exemplars;
@@ -1208,9 +1239,9 @@ static int
 gather(PyObject *batch, Spec *specs, Py_ssize_t nspecs)
 {
     PyObject *keys = NULL;
-    Py_ssize_t n = PyList_GET_SIZE(batch);
+    Py_ssize_t n = PyTuple_GET_SIZE(batch);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *obs = PyList_GET_ITEM(batch, i);
+        PyObject *obs = PyTuple_GET_ITEM(batch, i);
         if (!PyTuple_Check(obs) || PyTuple_GET_SIZE(obs) < 3) {
             PyErr_SetString(PyExc_TypeError, "batch must hold RequestObservations");
             return -1;
@@ -1322,21 +1353,26 @@ apply(PyObject *batch, Spec *spec)
             continue;
         }
         PyObject *old = PyList_GET_ITEM(counts, b);
+        if (!PyLong_CheckExact(old)) {
+            PyErr_SetString(PyExc_TypeError, "counts must hold ints");
+            goto fail;
+        }
         PyObject *inc = PyLong_FromSsize_t(added[b]);
         PyObject *sum = inc == NULL ? NULL : PyNumber_Add(old, inc);
         Py_XDECREF(inc);
-        if (sum == NULL) {
+        if (sum == NULL || PyList_SetItem(counts, b, sum) < 0) { /* steals sum, drops old */
             goto fail;
         }
-        PyList_SetItem(counts, b, sum); /* steals sum, drops old */
-        PyObject *obs = PyList_GET_ITEM(batch, last[b]);
+        PyObject *obs = PyTuple_GET_ITEM(batch, last[b]);
         PyObject *value = PyObject_GetItem(PyTuple_GET_ITEM(obs, 2), spec->key); /* the int or float itself */
         PyObject *entry = value == NULL ? NULL : PyTuple_Pack(2, value, obs);
         Py_XDECREF(value);
         if (entry == NULL) {
             goto fail;
         }
-        PyList_SetItem(exemplars, b, entry); /* steals entry, drops the old exemplar */
+        if (PyList_SetItem(exemplars, b, entry) < 0) { /* steals entry, drops the old exemplar */
+            goto fail;
+        }
     }
     PyMem_Free(edges);
     PyMem_Free(last);
@@ -1353,18 +1389,24 @@ static PyObject *
 accumulate_many(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *batch, *spec_list, *out = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!:accumulate_many", &PyList_Type, &batch, &PyList_Type, &spec_list)) {
+    PyObject *list, *spec_list, *out = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!:accumulate_many", &PyList_Type, &list, &PyList_Type, &spec_list)) {
         return NULL;
     }
-    Py_ssize_t nspecs = PyList_GET_SIZE(spec_list), n = PyList_GET_SIZE(batch);
-    Spec *specs = PyMem_Calloc((size_t)nspecs + 1, sizeof(Spec));
+    /* Snapshots: what a key's __hash__ or a count's __add__ might do to the lists cannot pull
+     * items out from under the loops (the collector's own keys and counts run no Python code). */
+    PyObject *batch = PyList_AsTuple(list), *spec_items = PyList_AsTuple(spec_list);
+    Py_ssize_t nspecs = spec_items == NULL ? 0 : PyTuple_GET_SIZE(spec_items);
+    Py_ssize_t n = batch == NULL ? 0 : PyTuple_GET_SIZE(batch);
+    Spec *specs = batch == NULL || spec_items == NULL ? NULL : PyMem_Calloc((size_t)nspecs + 1, sizeof(Spec));
     if (specs == NULL) {
-        return PyErr_NoMemory();
+        Py_XDECREF(batch);
+        Py_XDECREF(spec_items);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
     }
     for (Py_ssize_t j = 0; j < nspecs; j++) {
         Spec *spec = &specs[j];
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(spec_list, j), "UOOOd:spec", &spec->key, &spec->bounds, &spec->counts,
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(spec_items, j), "UOOOd:spec", &spec->key, &spec->bounds, &spec->counts,
                               &spec->exemplars, &spec->total)) {
             goto done;
         }
@@ -1394,6 +1436,8 @@ done:
         PyMem_Free(specs[j].at);
     }
     PyMem_Free(specs);
+    Py_DECREF(batch);
+    Py_DECREF(spec_items);
     return out;
 }
 
@@ -1407,14 +1451,16 @@ group_by_labels(PyObject *module, PyObject *observations)
         PyErr_SetString(PyExc_TypeError, "group_by_labels() takes a list of RequestObservations");
         return NULL;
     }
+    /* a snapshot: hashing a label (a str subclass could run Python code) cannot change the list */
+    PyObject *items = PyList_AsTuple(observations);
     PyObject *index = PyDict_New(); /* (model, tenant) -> members list */
     PyObject *out = PyList_New(0);
-    if (index == NULL || out == NULL) {
+    if (items == NULL || index == NULL || out == NULL) {
         goto fail;
     }
     PyObject *last_model = NULL, *last_tenant = NULL, *last_members = NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(observations); i++) {
-        PyObject *obs = PyList_GET_ITEM(observations, i);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        PyObject *obs = PyTuple_GET_ITEM(items, i);
         if (!PyTuple_Check(obs) || PyTuple_GET_SIZE(obs) < 2) {
             PyErr_SetString(PyExc_TypeError, "group_by_labels() takes a list of RequestObservations");
             goto fail;
@@ -1452,9 +1498,11 @@ group_by_labels(PyObject *module, PyObject *observations)
             goto fail;
         }
     }
+    Py_DECREF(items);
     Py_DECREF(index);
     return out;
 fail:
+    Py_XDECREF(items);
     Py_XDECREF(index);
     Py_XDECREF(out);
     return NULL;

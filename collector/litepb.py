@@ -73,13 +73,14 @@ _LENGTH_KINDS: Final = {1: STRING, 5: "array_value", 6: "kvlist_value", 7: "byte
 
 
 def _varint(b: bytes, i: int) -> tuple[int, int]:
+    """A varint as protobuf reads it: bits past the 64th are dropped (upb does the same)."""
     result = shift = 0
     while True:
         byte = b[i]
         i += 1
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return result, i
+            return result & 0xFFFFFFFFFFFFFFFF, i
         shift += 7
 
 

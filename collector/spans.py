@@ -209,10 +209,14 @@ def observe_span(
     wanted = _WANTED
     label_keys = _label_keys(model_keys, tenant_keys)
     for kv in span.attributes:
-        # The usual encoding is 0x0a <key length> key 0x12 <value length> value; the key is looked
-        # up first so an attribute we do not read costs one slice. Anything else: split_key_value.
-        if kv[:1] == b"\n" and len(kv) > 1 and kv[1] < 0x80:
-            end = 2 + kv[1]
+        # The usual encoding is 0x0a <key length> key 0x12 <value length> value, nothing else; the
+        # key is looked up first so an attribute we do not read costs one slice. Anything else (a
+        # second key field, where protobuf's last one wins): split_key_value.
+        size = len(kv)
+        if size > 1 and kv[0] == 0x0A and kv[1] < 0x80 and (
+            (end := 2 + kv[1]) == size
+            or (end + 2 <= size and kv[end] == 0x12 and kv[end + 1] < 0x80 and end + 2 + kv[end + 1] == size)
+        ):
             key_bytes = kv[2:end]
             slot = wanted.get(key_bytes)
             if slot is None:

@@ -50,8 +50,8 @@ Matcher_init(Matcher *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y#O!:Matcher", keywords, &kinds, &nkinds, &PyTuple_Type, &texts)) {
         return -1;
     }
-    if (self->owned != NULL) {
-        PyErr_SetString(PyExc_TypeError, "Matcher is immutable");
+    if (self->owned != NULL || self->kinds != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Matcher is immutable (and __init__ runs once)");
         return -1;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(texts);
@@ -126,6 +126,10 @@ convert(const char *start, Py_ssize_t length, double *out)
 static PyObject *
 Matcher_numbers(Matcher *self, PyObject *text)
 {
+    if (self->owned == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Matcher was not initialised");
+        return NULL;
+    }
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "numbers() takes a str, not %.100s", Py_TYPE(text)->tp_name);
         return NULL;

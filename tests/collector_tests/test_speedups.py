@@ -219,3 +219,55 @@ def test_spans_the_reader_cannot_read_plainly_are_handed_back() -> None:
         odd.append(s.SerializeToString())
     items, left = reader.read_many(odd, "", "")
     assert left == len(odd) and items == odd
+
+
+def _kv(key: bytes, any_value: bytes) -> bytes:
+    return b"\x0a" + bytes([len(key)]) + key + b"\x12" + bytes([len(any_value)]) + any_value
+
+
+def _span(*attributes: bytes) -> bytes:
+    return b"\x2a\x0bllm_request" + b"".join(b"\x4a" + bytes([len(a)]) + a for a in attributes)
+
+
+def _reference(raw: bytes) -> RequestObservation:
+    keys = frozenset(SPAN_CONFIG.model_attributes), frozenset(SPAN_CONFIG.tenant_attributes)
+    return observe_span(LiteSpan.FromString(raw), "", "", SPAN_CONFIG, *keys)
+
+
+def test_odd_encodings_go_the_python_way_and_read_as_protobuf_reads_them() -> None:
+    """Found in review: an int varint with bits past the 64th (protobuf drops them), a model name
+    that is not UTF-8, and a KeyValue with two keys (protobuf's last one wins)."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    reader = _reader()
+    e2e = _kv(b"gen_ai.latency.e2e", b"\x21" + struct.pack("<d", 1.5))
+    overlong = _span(_kv(b"gen_ai.usage.completion_tokens", b"\x18" + bytes([0x85] + [0x80] * 8 + [0x04])), e2e)
+    not_utf8 = _span(e2e, _kv(b"gen_ai.response.model", b"\x0a\x01\xff"))
+    two_keys = b"\x0a\x04junk" + _kv(b"gen_ai.latency.e2e", b"\x21" + struct.pack("<d", 2.0))
+    items, left = reader.read_many([overlong, not_utf8, _span(two_keys)], "", "")
+    assert left == 3 and items == [overlong, not_utf8, _span(two_keys)]
+    assert Span.FromString(overlong).attributes[0].value.int_value == 5
+    assert _reference(overlong).values["output_tokens"] == 5
+    assert Span.FromString(_span(two_keys)).attributes[0].key == "gen_ai.latency.e2e"
+    assert _reference(_span(two_keys)).values == {"e2e": 2.0}
+
+
+def test_an_uninitialised_or_failed_reader_refuses_to_read() -> None:
+    from collector import _spanscan
+
+    bare = _spanscan.Reader.__new__(_spanscan.Reader)
+    with pytest.raises(TypeError, match="not initialised"):
+        bare.read_many([b"\x2a\x0bllm_request"], "", "")
+    with pytest.raises(TypeError, match="not initialised"):
+        bare.read_request(b"", lambda attrs: ("", "", "", ""))
+    failed = _spanscan.Reader.__new__(_spanscan.Reader)
+    duplicate = ((b"k", ("ttft",), False, 0),)
+    with pytest.raises(ValueError):
+        failed.__init__(duplicate, ((b"k", True, False),), (), "m", "t", RequestObservation)
+    with pytest.raises(TypeError, match="once"):
+        failed.__init__(duplicate, (), (), "m", "t", RequestObservation)
+    with pytest.raises(TypeError, match="not initialised"):
+        failed.read_many([], "", "")
+    good = _reader()
+    with pytest.raises(TypeError, match="once"):
+        good.__init__(duplicate, (), (), "m", "t", RequestObservation)  # type: ignore[misc]

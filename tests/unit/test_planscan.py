@@ -164,3 +164,16 @@ def test_matcher_declines_what_it_cannot_read() -> None:
     assert m.numbers("# TYPE a gauge \na 1\nb x\n") is None
     with pytest.raises(TypeError):
         m.numbers(b"# TYPE a gauge\na 1\nb x\n")  # type: ignore[arg-type]
+
+
+@needs_c
+def test_an_uninitialised_or_failed_matcher_refuses_to_match() -> None:
+    assert compiled_module.Matcher is not None
+    bare = compiled_module.Matcher.__new__(compiled_module.Matcher)
+    with pytest.raises(TypeError, match="not initialised"):
+        bare.numbers("a 1\n")
+    failed = compiled_module.Matcher.__new__(compiled_module.Matcher)
+    with pytest.raises(ValueError):
+        failed.__init__(b"\x00\x03", (b"a", b"b"))  # an unknown kind, found after allocating
+    with pytest.raises(TypeError, match="once"):
+        failed.__init__(b"\x00", (b"a",))
