@@ -930,6 +930,46 @@ check_ready(Reader *self)
     return 0;
 }
 
+/* A span as read_many and read_request answer it: its observation, or its encoding where the
+ * Python path must decide (`raw` when the caller has it as bytes already; `*left` counts those).
+ * A new reference, or NULL on a Python error. */
+static PyObject *
+span_item(Reader *self, PyObject *raw, const unsigned char *span, Py_ssize_t len, PyObject *model, PyObject *tenant,
+          Py_ssize_t *left)
+{
+    int bail = 0;
+    PyObject *item = read_span(self, span, span + len, model, tenant, &bail);
+    if (item != NULL || !bail) {
+        return item;
+    }
+    ++*left;
+    if (raw != NULL) {
+        Py_INCREF(raw);
+        return raw;
+    }
+    return PyBytes_FromStringAndSize((const char *)span, len);
+}
+
+/* The next length-delimited field `number` in bytes an earlier pass already walked (so nothing
+ * here can fail): 1 with its payload, or 0 at the end. */
+static int
+next_field(const unsigned char **at, const unsigned char *end, int number, const unsigned char **start,
+           Py_ssize_t *len)
+{
+    while (*at < end) {
+        uint64_t tag = 0;
+        varint(at, end, &tag);
+        if ((int)(tag >> 3) == number) {
+            *start = *at;
+            *len = 0;
+            delimited(at, end, start, len);
+            return 1;
+        }
+        skip(at, end, (int)(tag & 7));
+    }
+    return 0;
+}
+
 static PyObject *
 Reader_read_many(Reader *self, PyObject *args)
 {
@@ -957,18 +997,12 @@ Reader_read_many(Reader *self, PyObject *args)
             PyErr_Format(PyExc_TypeError, "span %zd is a %.100s, not bytes", i, Py_TYPE(raw)->tp_name);
             goto fail;
         }
-        const unsigned char *at = (const unsigned char *)PyBytes_AS_STRING(raw);
-        int bail = 0;
-        PyObject *observation = read_span(self, at, at + PyBytes_GET_SIZE(raw), resource_model, resource_tenant, &bail);
-        if (observation == NULL) {
-            if (!bail) {
-                goto fail;
-            }
-            Py_INCREF(raw);
-            observation = raw;
-            left++;
+        PyObject *item = span_item(self, raw, (const unsigned char *)PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw),
+                                   resource_model, resource_tenant, &left);
+        if (item == NULL) {
+            goto fail;
         }
-        PyList_SET_ITEM(out, i, observation);
+        PyList_SET_ITEM(out, i, item);
     }
     Py_DECREF(seq);
     return Py_BuildValue("(Nn)", out, left);
@@ -1054,17 +1088,10 @@ read_resource(Reader *self, const unsigned char *start, const unsigned char *end
     }
     /* pass 2: the spans of every scope, in order */
     at = start;
-    while (at < end) {
-        uint64_t tag = 0;
-        varint(&at, end, &tag); /* pass 1 walked these bytes: no failure here */
-        if ((tag >> 3) != 2) {
-            skip(&at, end, (int)(tag & 7));
-            continue;
-        }
-        const unsigned char *scope = at, *scope_end;
-        Py_ssize_t len = 0;
-        delimited(&at, end, &scope, &len);
-        scope_end = scope + len;
+    const unsigned char *scope;
+    Py_ssize_t len;
+    while (next_field(&at, end, 2, &scope, &len)) {
+        const unsigned char *scope_end = scope + len;
         while (scope < scope_end) {
             uint64_t s_tag;
             if (varint(&scope, scope_end, &s_tag) < 0) {
@@ -1081,20 +1108,9 @@ read_resource(Reader *self, const unsigned char *start, const unsigned char *end
             if ((s_tag & 7) != 2 || delimited(&scope, scope_end, &span, &span_len) < 0) {
                 goto bad;
             }
-            int span_bail = 0;
-            PyObject *item = read_span(self, span, span + span_len, model, tenant, &span_bail);
-            if (item == NULL) {
-                if (!span_bail) {
-                    goto error;
-                }
-                item = PyBytes_FromStringAndSize((const char *)span, span_len);
-                if (item == NULL) {
-                    goto error;
-                }
-                left++;
-            }
-            int rc = PyList_Append(items, item);
-            Py_DECREF(item);
+            PyObject *item = span_item(self, NULL, span, span_len, model, tenant, &left);
+            int rc = item == NULL ? -1 : PyList_Append(items, item);
+            Py_XDECREF(item);
             if (rc < 0) {
                 goto error;
             }
@@ -1137,16 +1153,9 @@ Reader_read_request(Reader *self, PyObject *args)
         return NULL;
     }
     at = body;
-    while (at < end) {
-        uint64_t tag = 0;
-        varint(&at, end, &tag); /* pass 1 walked these bytes: no failure here */
-        if ((tag >> 3) != 1) {
-            skip(&at, end, (int)(tag & 7));
-            continue;
-        }
-        const unsigned char *rs = at;
-        Py_ssize_t len = 0;
-        delimited(&at, end, &rs, &len);
+    const unsigned char *rs;
+    Py_ssize_t len;
+    while (next_field(&at, end, 1, &rs, &len)) {
         int bail = 0;
         PyObject *resource = read_resource(self, rs, rs + len, labels_of, &bail);
         if (resource == NULL) {

@@ -273,10 +273,9 @@ def _matcher(skeleton: list[str], fixed: dict[int, str], kept: set[int]) -> Call
     if Matcher is None:
         return None
     kinds = bytes(0 if i in fixed else 1 if i in kept else 2 for i in range(len(skeleton)))
+    # Lines of a body split at "\n": no text holds one, as Matcher requires.
     texts = tuple((fixed[i] if i in fixed else skeleton[i] + " ").encode("utf-8", "surrogatepass")
                   for i in range(len(skeleton)))
-    if any(b"\n" in t for t in texts):
-        return None
     return Matcher(kinds, texts).numbers
 
 
