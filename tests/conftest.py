@@ -18,6 +18,7 @@ from exporters.upstream import Upstream
 
 # scripts/test sets this so that a real-component test can never pass by being skipped.
 REQUIRE_REAL_ENV = "LLMSLO_REQUIRE_REAL"
+REQUIRE_SPEEDUPS_ENV = "LLMSLO_REQUIRE_SPEEDUPS"
 
 # No per-example deadline: on a 2-vCPU CI machine a process is sometimes descheduled for most of a
 # second, and hypothesis would report that stall as a flaky test. Speed is measured in bench/.
@@ -52,6 +53,15 @@ def real_component_unavailable(reason: str) -> NoReturn:
     """Fail under LLMSLO_REQUIRE_REAL=1 (CI, scripts/test), else skip and say why."""
     if os.environ.get(REQUIRE_REAL_ENV) == "1":
         pytest.fail(f"{reason}\n({REQUIRE_REAL_ENV}=1: real components are required)", pytrace=False)
+    pytest.skip(reason)
+
+
+def speedups_unavailable(module: str) -> NoReturn:
+    """A C extension (setup.py) was not built: fail under LLMSLO_REQUIRE_SPEEDUPS=1 (CI,
+    scripts/test), else skip and say why. Its pure-Python fallback is tested either way."""
+    reason = f"C extension {module} not built (no C compiler at install time? see setup.py)"
+    if os.environ.get(REQUIRE_SPEEDUPS_ENV) == "1":
+        pytest.fail(f"{reason}\n({REQUIRE_SPEEDUPS_ENV}=1: the C extensions are required)", pytrace=False)
     pytest.skip(reason)
 
 

@@ -7,7 +7,6 @@ test_fastpath_equivalence's property.)"""
 from __future__ import annotations
 
 import math
-import os
 import struct
 from collections.abc import Mapping
 
@@ -22,13 +21,13 @@ from collector.store import _ALL_KEYS, Store
 
 from .fixtures import SPAN_CONFIG, llm_request_spans
 
-pytestmark = pytest.mark.skipif(not speedups.AVAILABLE, reason="C extension not built (see setup.py)")
 
+@pytest.fixture(autouse=True)
+def _extension_built() -> None:
+    if not speedups.AVAILABLE:
+        from conftest import speedups_unavailable
 
-def test_the_extension_is_built_where_it_is_required() -> None:
-    if os.environ.get("LLMSLO_REQUIRE_SPEEDUPS") != "1":
-        pytest.skip("LLMSLO_REQUIRE_SPEEDUPS is not set: the pure-Python fallback is allowed here")
-    assert speedups.AVAILABLE and speedups.accumulate_many is not None and speedups.group_by_labels is not None
+        speedups_unavailable("collector._spanscan")
 
 
 def _reader() -> speedups.SpanReader:

@@ -6,10 +6,10 @@ match rejects or values outside the plain number alphabet, which then take the P
 from __future__ import annotations
 
 import math
-import os
 import struct
 
 import pytest
+from conftest import speedups_unavailable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.captures import VLLM_032, read
@@ -23,15 +23,11 @@ CAPTURE = read(VLLM_032 / "metrics-after-21-requests.prom")
 _PLAIN = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+-.")
 
 
-def test_the_extension_is_built_where_it_is_required() -> None:
-    """The test command sets LLMSLO_REQUIRE_SPEEDUPS=1: CI must test the C path it ships, not
-    quietly fall back to Python because no compiler was there."""
-    if os.environ.get("LLMSLO_REQUIRE_SPEEDUPS") != "1":
-        pytest.skip("LLMSLO_REQUIRE_SPEEDUPS is not set: the pure-Python fallback is allowed here")
-    assert compiled_module.Matcher is not None
-
-
-needs_c = pytest.mark.skipif(compiled_module.Matcher is None, reason="C extension not built (see setup.py)")
+@pytest.fixture
+def needs_c() -> None:
+    """The C matcher is built, or the test is skipped (failed under LLMSLO_REQUIRE_SPEEDUPS=1)."""
+    if compiled_module.Matcher is None:
+        speedups_unavailable("slo.mapping._planscan")
 
 
 def _plan() -> object:
@@ -95,7 +91,7 @@ def bodies(draw: st.DrawFn) -> str:
     return "\n".join(lines)
 
 
-@needs_c
+@pytest.mark.usefixtures("needs_c")
 @settings(max_examples=400, deadline=None)
 @given(bodies())
 def test_c_numbers_are_the_python_match_or_a_decline(text: str) -> None:
@@ -119,7 +115,7 @@ def _plan_once() -> object:
     return _CACHED[0]
 
 
-@needs_c
+@pytest.mark.usefixtures("needs_c")
 def test_the_capture_itself_and_a_busy_engine_go_the_c_way() -> None:
     plan = _plan_once()
     c = plan.scan(CAPTURE)  # type: ignore[attr-defined]
@@ -133,7 +129,7 @@ def test_the_capture_itself_and_a_busy_engine_go_the_c_way() -> None:
     assert any(not math.isnan(x) and x > 0 for x in c)
 
 
-@needs_c
+@pytest.mark.usefixtures("needs_c")
 @pytest.mark.parametrize(
     ("args", "error"),
     [
@@ -151,7 +147,7 @@ def test_matcher_rejects_a_malformed_plan(args: tuple[object, ...], error: type[
         compiled_module.Matcher(*args)  # type: ignore[arg-type]
 
 
-@needs_c
+@pytest.mark.usefixtures("needs_c")
 def test_matcher_declines_what_it_cannot_read() -> None:
     assert compiled_module.Matcher is not None
     m = compiled_module.Matcher(b"\x00\x01\x02\x00", (b"# TYPE a gauge", b"a ", b"b ", b""))
@@ -166,7 +162,7 @@ def test_matcher_declines_what_it_cannot_read() -> None:
         m.numbers(b"# TYPE a gauge\na 1\nb x\n")  # type: ignore[arg-type]
 
 
-@needs_c
+@pytest.mark.usefixtures("needs_c")
 def test_an_uninitialised_or_failed_matcher_refuses_to_match() -> None:
     assert compiled_module.Matcher is not None
     bare = compiled_module.Matcher.__new__(compiled_module.Matcher)
